@@ -2,4 +2,5 @@
 //! js-sys, wasm-bindgen, a clock, a random source or any I/O; `xtask test`
 //! checks it.
 
+pub mod diag;
 pub mod json;

@@ -1,0 +1,148 @@
+//! Diagnostics for configs and inputs: "parsing never fails".
+//!
+//! Every parser in the core returns what it could use plus a list of
+//! [`Diagnostic`]s, each naming the JSON path of the bad value, what was wrong,
+//! and, for a misspelt key or operator, the closest known name.
+
+/// One problem found in an input, at a JSON path such as `rules[3].when.x`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// JSON path of the offending value (`""` for the document itself).
+    pub path: String,
+    /// What was wrong, lower-case, no trailing period.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `path: message` (or just the message at the root).
+    pub fn render(&self) -> String {
+        if self.path.is_empty() {
+            self.message.clone()
+        } else {
+            let mut s = String::with_capacity(self.path.len() + 2 + self.message.len());
+            s.push_str(&self.path);
+            s.push_str(": ");
+            s.push_str(&self.message);
+            s
+        }
+    }
+
+    /// `unknown key "x"`, with a suggestion when one of `known` is close.
+    pub fn unknown_key(path: &str, key: &str, known: &[&str]) -> Diagnostic {
+        Diagnostic::new(key_path(path, key), unknown("key", key, known))
+    }
+}
+
+/// `unknown <what> "<name>"` plus ` (did you mean "<x>"?)` when a candidate is close.
+pub fn unknown(what: &str, name: &str, known: &[&str]) -> String {
+    let mut m = String::new();
+    m.push_str("unknown ");
+    m.push_str(what);
+    m.push_str(" \"");
+    m.push_str(name);
+    m.push('"');
+    if let Some(s) = did_you_mean(name, known) {
+        m.push_str(" (did you mean \"");
+        m.push_str(s);
+        m.push_str("\"?)");
+    }
+    m
+}
+
+/// The JSON path of `key` inside the object at `parent`.
+pub fn key_path(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        let mut s = String::with_capacity(parent.len() + 1 + key.len());
+        s.push_str(parent);
+        s.push('.');
+        s.push_str(key);
+        s
+    }
+}
+
+/// The JSON path of item `i` of the array at `parent`.
+pub fn index_path(parent: &str, i: usize) -> String {
+    let mut s = String::with_capacity(parent.len() + 6);
+    s.push_str(parent);
+    s.push('[');
+    push_usize(&mut s, i);
+    s.push(']');
+    s
+}
+
+/// Appends the decimal digits of `n` (no `core::fmt`).
+pub fn push_usize(s: &mut String, mut n: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        s.push(b as char);
+    }
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be
+/// a plausible typo (at most a third of the word's length, and at most 3 edits).
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    candidates
+        .iter()
+        .map(|c| (levenshtein(word, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Edit distance between two strings, counted in chars.
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(did_you_mean("$gtt", &["$gt", "$gte", "$lt"]), Some("$gt"));
+        assert_eq!(did_you_mean("colector", &["collector", "rules"]), Some("collector"));
+        assert_eq!(did_you_mean("zzzzzz", &["collector", "rules"]), None);
+    }
+
+    #[test]
+    fn renders_paths() {
+        let d = Diagnostic::unknown_key(&index_path("rules", 3), "whn", &["when", "slot"]);
+        assert_eq!(d.render(), "rules[3].whn: unknown key \"whn\" (did you mean \"when\"?)");
+        assert_eq!(Diagnostic::new("", "not an object").render(), "not an object");
+        let mut s = String::new();
+        push_usize(&mut s, 1_234_050);
+        assert_eq!(s, "1234050");
+    }
+}
