@@ -261,3 +261,46 @@ pub fn push_str_literal(out: &mut String, s: &str) {
     }
     out.push('"');
 }
+
+/// Writes `value` as JSON text onto `out`. Whole numbers below 2^53 are written
+/// here; other finite numbers go through `float` (the browser's own
+/// `Number#toString` in the wasm, so the text matches `JSON.stringify`);
+/// non-finite numbers become `null`, as `JSON.stringify` does.
+pub fn write(value: &Json, out: &mut String, float: &dyn Fn(f64, &mut String)) {
+    match value {
+        Json::Null => out.push_str("null"),
+        Json::Bool(true) => out.push_str("true"),
+        Json::Bool(false) => out.push_str("false"),
+        Json::Num(n) if !n.is_finite() => out.push_str("null"),
+        Json::Num(n) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
+            if *n < 0.0 {
+                out.push('-');
+            }
+            crate::core::diag::push_usize(out, n.abs() as usize);
+        }
+        Json::Num(n) => float(*n, out),
+        Json::Str(s) => push_str_literal(out, s),
+        Json::Arr(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(v, out, float);
+            }
+            out.push(']');
+        }
+        Json::Obj(entries) => {
+            out.push('{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_str_literal(out, k);
+                out.push(':');
+                write(v, out, float);
+            }
+            out.push('}');
+        }
+    }
+}

@@ -1,6 +1,12 @@
 //! The pure core. Architecture invariant: nothing in here touches web-sys,
-//! js-sys, wasm-bindgen, a clock, a random source or any I/O; `xtask test`
-//! checks it.
+//! js-sys, wasm-bindgen, a clock, a random source or any I/O; `cargo xtask
+//! test` checks it. Everything it computes (events, batch bodies, decisions)
+//! is returned as data for the shell to apply.
 
+pub mod batch;
+pub mod config;
 pub mod diag;
+pub mod event;
 pub mod json;
+pub mod time;
+pub mod tracker;

@@ -1,1 +1,495 @@
-//! Web shell.
+//! The web shell (wasm32 only): a thin layer that feeds the core from the
+//! browser and applies what it returns.
+//!
+//! It only translates between JavaScript and the core and performs effects:
+//! first-party storage, timers, `fetch`/`sendBeacon`, listeners and console
+//! messages. Decisions (what an event looks like, when to send, what to retry)
+//! are the core's. Two rules hold everywhere in here:
+//!
+//! - Nothing throws into the page. Exported functions return `()` or a
+//!   Promise that resolves; bad input becomes a console warning that names the
+//!   argument; a JS callback that throws is caught and reported.
+//! - No borrow of the shell state is held while calling back into page code, so
+//!   a callback that calls `sillage.track` again cannot re-enter a borrow.
+
+mod convert;
+mod env;
+mod net;
+
+use std::cell::RefCell;
+
+use js_sys::{Array, Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::core::config;
+use crate::core::diag::Diagnostic;
+use crate::core::event::{is_uuid, uuid_v4, Call};
+use crate::core::json::Json;
+use crate::core::tracker::Tracker;
+
+use env::Store;
+
+/// Storage key of the anonymous id.
+pub const ANONYMOUS_ID_KEY: &str = "sillage.anonymousId";
+/// Storage key of the user id set by `identify`.
+pub const USER_ID_KEY: &str = "sillage.userId";
+
+#[derive(PartialEq)]
+enum Phase {
+    /// Created by an API call before `boot`: events queue, nothing is sent.
+    Idle,
+    /// `boot` ran; the config is on its way.
+    Loading,
+    /// The config was applied (or failed to load: then there is no collector).
+    Ready,
+}
+
+struct Shell {
+    tracker: Tracker,
+    store: Store,
+    phase: Phase,
+    ready_callbacks: Vec<Function>,
+    flush_waiters: Vec<Function>,
+    timer: Option<(i32, f64)>,
+}
+
+thread_local! {
+    static SHELL: RefCell<Option<Shell>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the shell state, creating it on first use. Returns `None` (and
+/// does nothing) if the state is already borrowed, instead of panicking.
+fn with<R>(f: impl FnOnce(&mut Shell) -> R) -> Option<R> {
+    SHELL.with(|cell| {
+        let mut guard = cell.try_borrow_mut().ok()?;
+        let shell = guard.get_or_insert_with(Shell::new);
+        Some(f(shell))
+    })
+}
+
+impl Shell {
+    fn new() -> Shell {
+        let store = Store::open();
+        let anonymous_id = match store.get(ANONYMOUS_ID_KEY) {
+            Some(id) if is_uuid(&id) => id,
+            other => {
+                if other.is_some() {
+                    env::warn("stored anonymousId was not a UUID; starting a new one");
+                }
+                let id = uuid_v4(env::random_bytes());
+                store.set(ANONYMOUS_ID_KEY, &id);
+                id
+            }
+        };
+        let user_id = store.get(USER_ID_KEY).filter(|u| !u.is_empty());
+        Shell {
+            tracker: Tracker::new(anonymous_id, user_id),
+            store,
+            phase: Phase::Idle,
+            ready_callbacks: Vec::new(),
+            flush_waiters: Vec::new(),
+            timer: None,
+        }
+    }
+
+    fn record(&mut self, call: Call) {
+        let now = env::now();
+        let page = env::page_context();
+        let result = self
+            .tracker
+            .record(call, &page, now, env::random_bytes(), &env::Encoder);
+        if let Err(d) = result {
+            env::warn_diag(&d);
+        }
+    }
+}
+
+/// Converts a value from the page into [`Json`] the way `JSON.stringify`
+/// sees it (dates become strings, functions vanish, cycles are refused), so
+/// that no page object can make the SDK throw or loop.
+fn to_json(v: &JsValue, what: &str) -> Result<Json, Diagnostic> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Json::Null);
+    }
+    let bad = |why: &str| {
+        let mut m = String::from("is not JSON-compatible");
+        if !why.is_empty() {
+            m.push_str(": ");
+            m.push_str(why);
+        }
+        Diagnostic::new(what, m)
+    };
+    if let Some(s) = v.as_string() {
+        return Ok(Json::Str(s));
+    }
+    let text = js_sys::JSON::stringify(v).map_err(|e| bad(&env::error_text(&e)))?;
+    let parsed = js_sys::JSON::parse(&String::from(text)).map_err(|e| bad(&env::error_text(&e)))?;
+    convert::from_js(&parsed).ok_or_else(|| bad(""))
+}
+
+fn record_js(build: impl FnOnce() -> Result<Call, Diagnostic>) {
+    match build() {
+        Ok(call) => {
+            with(|s| s.record(call));
+            pump();
+        }
+        Err(d) => env::warn_diag(&d),
+    }
+}
+
+/// Sends what is due and arms the timer for what will be. Resolves flush
+/// promises once nothing is left, or once a send failed and waits for retry.
+pub(crate) fn pump() {
+    let now = env::now();
+    let (sends, url, waiters) = match with(|s| {
+        let mut sends = Vec::new();
+        while let Some(t) = s.tracker.poll_transmit(now) {
+            sends.push(t);
+        }
+        let url = s.tracker.collector_url().map(str::to_string);
+        let settle = s.phase == Phase::Ready
+            && (url.is_none()
+                || s.tracker.batcher.unacknowledged() == 0
+                || (s.tracker.batcher.retrying() && !s.tracker.batcher.in_flight()));
+        let waiters = if settle {
+            std::mem::take(&mut s.flush_waiters)
+        } else {
+            Vec::new()
+        };
+        let delivered = url.is_some() && s.tracker.batcher.unacknowledged() == 0;
+        arm_timer(s, now);
+        while let Some(report) = s.tracker.batcher.poll_report() {
+            env::report(&report);
+        }
+        (sends, url, (waiters, delivered))
+    }) {
+        Some(x) => x,
+        None => return,
+    };
+    if let Some(url) = url {
+        for t in sends {
+            net::send(&url, t);
+        }
+    }
+    let (waiters, delivered) = waiters;
+    for resolve in waiters {
+        let _ = resolve.call1(&JsValue::NULL, &JsValue::from_bool(delivered));
+    }
+}
+
+fn arm_timer(s: &mut Shell, now: f64) {
+    let want = s.tracker.poll_timeout();
+    match (s.timer, want) {
+        (Some((_, at)), Some(w)) if at <= w.max(now) => {}
+        (current, want) => {
+            if let Some((handle, _)) = current {
+                env::clear_timeout(handle);
+            }
+            s.timer = want.and_then(|at| {
+                let at = at.max(now);
+                env::set_timeout(at - now).map(|h| (h, at))
+            });
+        }
+    }
+}
+
+/// Called by the timer: forget the fired handle, then pump.
+pub(crate) fn on_timer() {
+    with(|s| s.timer = None);
+    pump();
+}
+
+/// Called when the page is hidden or being unloaded: everything not in flight
+/// leaves now by beacon.
+pub(crate) fn on_hidden() {
+    let now = env::now();
+    let Some((url, bodies)) = with(|s| {
+        let url = s.tracker.collector_url()?.to_string();
+        Some((url, s.tracker.on_hidden(now)))
+    })
+    .flatten() else {
+        return;
+    };
+    for t in bodies {
+        net::beacon(&url, &t.body);
+    }
+}
+
+/// Called on the `online`/`offline` events.
+pub(crate) fn on_network(online: bool) {
+    with(|s| s.tracker.batcher.set_online(online));
+    pump();
+}
+
+/// Starts the SDK: records the page view, reads the config (inline
+/// `<script type="application/json" id="sillage-config">`, else
+/// `options.config`, else fetched from `options.configUrl`) and installs the
+/// page listeners. Called once by the loader; npm users call it themselves.
+#[wasm_bindgen]
+pub fn boot(options: JsValue) {
+    let first = with(|s| {
+        if s.phase != Phase::Idle {
+            return false;
+        }
+        s.phase = Phase::Loading;
+        true
+    });
+    if first != Some(true) {
+        env::warn("boot() was called more than once; ignoring the repeat");
+        return;
+    }
+    env::listen();
+    with(|s| s.tracker.batcher.set_online(env::online()));
+    record_js(|| {
+        Ok(Call::Page {
+            properties: Json::Null,
+        })
+    });
+    let get = |k: &str| Reflect::get(&options, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
+    if let Some(text) = env::inline_config() {
+        match js_sys::JSON::parse(&text) {
+            Ok(v) => apply_config(Some(v), "inline #sillage-config"),
+            Err(e) => {
+                let mut m = String::from("inline #sillage-config is not valid JSON: ");
+                m.push_str(&env::error_text(&e));
+                env::warn(&m);
+                apply_config(None, "");
+            }
+        }
+    } else if !get("config").is_undefined() {
+        apply_config(Some(get("config")), "boot options");
+    } else if let Some(url) = get("configUrl").as_string() {
+        net::load_config(&url);
+    } else {
+        env::warn("no config (add data-config to the script tag or an inline #sillage-config); events stay on this device");
+        apply_config(None, "");
+    }
+}
+
+/// Applies a config value (or its absence), then runs the `ready` callbacks.
+pub(crate) fn apply_config(value: Option<JsValue>, source: &str) {
+    if let Some(v) = value {
+        match convert::from_js(&v) {
+            Some(doc) => {
+                let (cfg, diags) = config::parse(&doc);
+                for d in &diags {
+                    let mut m = String::from("config (");
+                    m.push_str(source);
+                    m.push_str("): ");
+                    m.push_str(&d.render());
+                    env::warn(&m);
+                }
+                if cfg.collector.is_none() {
+                    env::warn("config has no usable collector.url; events stay on this device");
+                }
+                with(|s| s.tracker.configure(&cfg));
+            }
+            None => env::warn("config is not a JSON document; events stay on this device"),
+        }
+    }
+    let callbacks = with(|s| {
+        s.phase = Phase::Ready;
+        std::mem::take(&mut s.ready_callbacks)
+    })
+    .unwrap_or_default();
+    for cb in callbacks {
+        env::call_safely(&cb, "ready callback");
+    }
+    pump();
+}
+
+/// Replays calls queued by the loader's stub before the SDK was ready, in
+/// order. Each item is `[method, args, resolve?]`.
+#[wasm_bindgen]
+pub fn replay(queue: JsValue) {
+    let Ok(items) = queue.dyn_into::<Array>() else {
+        return;
+    };
+    for item in items.iter() {
+        let item = Array::from(&item);
+        let method = item.get(0).as_string().unwrap_or_default();
+        let args = Array::from(&item.get(1));
+        let (a, b) = (args.get(0), args.get(1));
+        let promise = match method.as_str() {
+            "track" => {
+                track(a, b);
+                None
+            }
+            "page" => {
+                page(a);
+                None
+            }
+            "identify" => {
+                identify(a, b);
+                None
+            }
+            "consent" => {
+                consent(a);
+                None
+            }
+            "on" => {
+                on(a, b);
+                None
+            }
+            "ready" => {
+                ready(a);
+                None
+            }
+            "flush" => Some(flush()),
+            "forget" => Some(forget()),
+            other => {
+                let mut m = String::from("unknown queued call \"");
+                m.push_str(other);
+                m.push('"');
+                env::warn(&m);
+                None
+            }
+        };
+        if let (Some(p), Ok(resolve)) = (promise, item.get(2).dyn_into::<Function>()) {
+            p.unchecked_ref::<net::Thenable>()
+                .then_js(&resolve, &JsValue::UNDEFINED);
+        }
+    }
+}
+
+/// `sillage.track(event, properties?)`: records a track event.
+#[wasm_bindgen]
+pub fn track(event: JsValue, properties: JsValue) {
+    record_js(|| {
+        Ok(Call::Track {
+            event: to_json(&event, "track.event")?,
+            properties: to_json(&properties, "track.properties")?,
+        })
+    });
+}
+
+/// `sillage.page(properties?)`: records a page view.
+#[wasm_bindgen]
+pub fn page(properties: JsValue) {
+    record_js(|| {
+        Ok(Call::Page {
+            properties: to_json(&properties, "page.properties")?,
+        })
+    });
+}
+
+/// `sillage.identify(userId?, traits?)`: sets the user id (kept in
+/// first-party storage) and records an identify event.
+#[wasm_bindgen]
+pub fn identify(user_id: JsValue, traits: JsValue) {
+    let call = (|| {
+        Ok(Call::Identify {
+            user_id: to_json(&user_id, "identify.userId")?,
+            traits: to_json(&traits, "identify.traits")?,
+        })
+    })();
+    record_js(|| call);
+    with(|s| {
+        if let Some(u) = &s.tracker.identity().user_id {
+            let u = u.clone();
+            s.store.set(USER_ID_KEY, &u);
+        }
+    });
+}
+
+/// `sillage.consent(choices)`: coming with the privacy work; accepted and
+/// ignored for now.
+#[wasm_bindgen]
+pub fn consent(_choices: JsValue) {}
+
+/// `sillage.profile()`: coming with the visitor profile; returns `null` for now.
+#[wasm_bindgen]
+pub fn profile() -> JsValue {
+    JsValue::NULL
+}
+
+/// `sillage.on(name, callback)`: coming with the profile's events; accepted
+/// and ignored for now.
+#[wasm_bindgen]
+pub fn on(_name: JsValue, _callback: JsValue) {}
+
+/// `sillage.ready(callback)`: calls `callback` once the config was applied (at
+/// once if it already was).
+#[wasm_bindgen]
+pub fn ready(callback: JsValue) {
+    let Ok(cb) = callback.dyn_into::<Function>() else {
+        env::warn("ready: callback must be a function");
+        return;
+    };
+    let now = with(|s| {
+        if s.phase == Phase::Ready {
+            true
+        } else {
+            s.ready_callbacks.push(cb.clone());
+            false
+        }
+    });
+    if now == Some(true) {
+        env::call_safely(&cb, "ready callback");
+    }
+}
+
+/// `sillage.flush()`: sends everything waiting now. The Promise resolves to
+/// `true` once all recorded events were acknowledged, or to `false` if there
+/// is no collector or a send failed (the events stay queued for retry). It
+/// never rejects.
+#[wasm_bindgen]
+pub fn flush() -> Promise {
+    let mut waiter = None;
+    let promise = Promise::new(&mut |resolve, _reject| waiter = Some(resolve));
+    with(|s| {
+        s.tracker.batcher.flush();
+        s.flush_waiters.extend(waiter.take());
+    });
+    pump();
+    promise
+}
+
+/// `sillage.forget()`: erases this visitor from the device: the anonymous and
+/// user ids in storage and every event not yet sent. A new anonymous id is
+/// used from then on. Resolves to `true`.
+#[wasm_bindgen]
+pub fn forget() -> Promise {
+    with(|s| {
+        s.store.remove(ANONYMOUS_ID_KEY);
+        s.store.remove(USER_ID_KEY);
+        let id = uuid_v4(env::random_bytes());
+        s.store.set(ANONYMOUS_ID_KEY, &id);
+        s.tracker.reset(id);
+        for resolve in std::mem::take(&mut s.flush_waiters) {
+            let _ = resolve.call1(&JsValue::NULL, &JsValue::FALSE);
+        }
+    });
+    Promise::resolve(&JsValue::TRUE)
+}
+
+/// Test support: the current anonymous id and the JSON text of every event
+/// not yet acknowledged, oldest first. Not exported to JavaScript.
+#[doc(hidden)]
+pub fn debug_state() -> (String, Vec<String>) {
+    with(|s| {
+        (
+            s.tracker.identity().anonymous_id.clone(),
+            s.tracker
+                .batcher
+                .pending()
+                .map(|p| p.json.clone())
+                .collect(),
+        )
+    })
+    .unwrap_or_default()
+}
+
+/// Test support: drops the shell state, as a page reload would.
+#[doc(hidden)]
+pub fn debug_reset() {
+    SHELL.with(|cell| {
+        if let Ok(mut g) = cell.try_borrow_mut() {
+            if let Some(s) = g.take() {
+                if let Some((h, _)) = s.timer {
+                    env::clear_timeout(h);
+                }
+            }
+        }
+    });
+}

@@ -1,1 +1,6 @@
-//! Native integration tests: one binary, one module per feature.
+//! Native integration tests: one binary, one module per feature. Each module
+//! has a small `check`-style helper and data tables, so a case is one line.
+
+mod batch;
+mod config;
+mod events;

@@ -1,1 +1,704 @@
-fn main() {}
+//! `cargo xtask <task>`: Sillage's set-up, build, demo, test and size
+//! pipelines, written in Rust so they can be read and changed like the rest of
+//! the code (the cargo-xtask pattern).
+//!
+//! - `cargo xtask demo [--addr A] [--db PATH]`: install what is missing, build
+//!   the SDK, run the reference collector with the demo store.
+//! - `cargo xtask test`: install what is missing (Chromium too), then run every
+//!   check in order and end with `N passed, N failed`.
+//! - `cargo xtask setup [--browser]`, `cargo xtask build`, `cargo xtask size`:
+//!   the pieces on their own.
+//!
+//! Every install step is idempotent: it checks first and skips what is there.
+//! Nothing here downloads a prebuilt binary (the machines only reach package
+//! registries): see ../shared/TOOLCHAIN.md for why each tool comes from where.
+
+use std::env;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{exit, Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const WASM_PACK_VERSION: &str = "0.15.1";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The SDK as served under `/sillage/`.
+const SDK_DIR: &str = "target/sillage-sdk";
+/// Crates that must never be in the core's (native) dependency tree.
+const WEB_CRATES: &[&str] = &[
+    "wasm-bindgen",
+    "web-sys",
+    "js-sys",
+    "serde-wasm-bindgen",
+    "gloo",
+    "wasm-bindgen-futures",
+];
+/// Tokens the pure core must not use: web crates, clocks, randomness, I/O.
+const CORE_FORBIDDEN: &[&str] = &[
+    "web_sys",
+    "js_sys",
+    "wasm_bindgen",
+    "std::time",
+    "SystemTime",
+    "Instant",
+    "std::fs",
+    "std::net",
+    "std::env",
+    "std::process",
+    "std::thread",
+    "rand::",
+    "getrandom",
+];
+
+fn main() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = project_root();
+    env::set_current_dir(&root).expect("cd to the project root");
+    set_path(&root);
+    let rest = &args[args.len().min(1)..];
+    let ok = match args.first().map(String::as_str) {
+        Some("demo") => demo(rest),
+        Some("test") => test(),
+        Some("setup") => setup(rest.iter().any(|a| a == "--browser")),
+        Some("build") => setup(false) && build_sdk(),
+        Some("size") => size_report().is_some_and(|(_, ok)| ok),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <demo [--addr HOST:PORT] [--db PATH] | test | setup [--browser] | build | size>"
+            );
+            exit(2);
+        }
+    };
+    exit(if ok { 0 } else { 1 });
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Puts `node_modules/.bin` (binaryen's wasm-opt, Playwright) and cargo's bin
+/// dir first on PATH for every child.
+fn set_path(root: &Path) {
+    let mut dirs = vec![root.join("node_modules/.bin")];
+    if let Some(home) = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+    {
+        dirs.push(home.join("bin"));
+    }
+    if let Some(p) = env::var_os("PATH") {
+        dirs.extend(env::split_paths(&p));
+    }
+    env::set_var("PATH", env::join_paths(dirs).expect("valid PATH"));
+}
+
+fn say(msg: &str) {
+    println!("\x1b[1mxtask:\x1b[0m {msg}");
+    let _ = std::io::stdout().flush();
+}
+
+fn run(cmd: &mut Command) -> bool {
+    say(&format!("$ {}", describe(cmd)));
+    match cmd.status() {
+        Ok(s) => s.success(),
+        Err(e) => {
+            say(&format!("could not start {}: {e}", describe(cmd)));
+            false
+        }
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// The first line a command prints, if it runs.
+fn output_of(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The exact wasm-bindgen version in Cargo.lock: the CLI must match it.
+fn locked_wasm_bindgen() -> Option<String> {
+    let lock = fs::read_to_string("Cargo.lock").ok()?;
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l == "name = \"wasm-bindgen\"" {
+            let v = lines.next()?;
+            return Some(
+                v.strip_prefix("version = \"")?
+                    .trim_end_matches('"')
+                    .to_string(),
+            );
+        }
+    }
+    None
+}
+
+fn is_root() -> bool {
+    output_of("id", &["-u"]).as_deref() == Some("0")
+}
+
+/// Installs what the pipelines need, skipping what is present.
+fn setup(browser: bool) -> bool {
+    let mut ok = true;
+    let targets = output_of("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if !targets.lines().any(|t| t == WASM_TARGET) {
+        ok &= run(Command::new("rustup").args(["target", "add", WASM_TARGET]));
+    }
+    if !Path::new("Cargo.lock").exists() {
+        ok &= run(Command::new("cargo").args(["generate-lockfile"]));
+    }
+    match locked_wasm_bindgen() {
+        None => {
+            say("cannot find wasm-bindgen in Cargo.lock");
+            ok = false;
+        }
+        Some(v) => {
+            let have = output_of("wasm-bindgen", &["--version"]).unwrap_or_default();
+            if have != format!("wasm-bindgen {v}") {
+                // No --locked: its lockfile pins a webpki-roots the registry no longer serves.
+                ok &= run(Command::new("cargo").args([
+                    "install",
+                    "wasm-bindgen-cli",
+                    "--version",
+                    &v,
+                ]));
+            }
+        }
+    }
+    let have = output_of("wasm-pack", &["--version"]).unwrap_or_default();
+    if have != format!("wasm-pack {WASM_PACK_VERSION}") {
+        ok &= run(Command::new("cargo").args([
+            "install",
+            "--locked",
+            "wasm-pack",
+            "--version",
+            WASM_PACK_VERSION,
+        ]));
+    }
+    if npm_needed() {
+        ok &= run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]));
+    }
+    if browser {
+        ok &= setup_browser();
+    }
+    ok
+}
+
+fn npm_needed() -> bool {
+    let marker = Path::new("node_modules/.package-lock.json");
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    !Path::new("node_modules/.bin/wasm-opt").exists()
+        || !Path::new("node_modules/.bin/playwright").exists()
+        || modified(marker) < modified(Path::new("package-lock.json"))
+}
+
+fn setup_browser() -> bool {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return true;
+    }
+    let cmd =
+        "apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver";
+    if !(is_root() && Path::new("/etc/debian_version").exists()) {
+        say(&format!(
+            "Chromium and chromedriver are missing; install them with:\n    sudo sh -c '{cmd}'"
+        ));
+        return false;
+    }
+    let install = || {
+        run(Command::new("apt-get").args([
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            "chromium-driver",
+        ]))
+    };
+    run(Command::new("apt-get").arg("update"))
+        && (install() || (run(Command::new("apt-get").args(["install", "-y", "-f"])) && install()))
+}
+
+/// Builds the SDK with wasm-pack (wasm-opt -Oz from binaryen) and lays it out
+/// as served: `target/sillage-sdk/{sillage.js, sillage_glue.js, sillage_bg.wasm}`.
+fn build_sdk() -> bool {
+    // wasm-pack --mode no-install silently skips optimisation without a wasm-opt.
+    if !Path::new("node_modules/.bin/wasm-opt").exists() {
+        say("node_modules/.bin/wasm-opt is missing (run `npm ci`)");
+        return false;
+    }
+    let built = run(Command::new("wasm-pack").args([
+        "build",
+        "--target",
+        "web",
+        "--release",
+        "--mode",
+        "no-install",
+        "--out-dir",
+        "pkg",
+        "--out-name",
+        "sillage",
+    ]));
+    if !built {
+        return false;
+    }
+    let sdk = Path::new(SDK_DIR);
+    let copied = fs::create_dir_all(sdk)
+        .and_then(|_| fs::copy("www/sillage.js", sdk.join("sillage.js")))
+        .and_then(|_| fs::copy("pkg/sillage.js", sdk.join("sillage_glue.js")))
+        .and_then(|_| fs::copy("pkg/sillage_bg.wasm", sdk.join("sillage_bg.wasm")));
+    if let Err(e) = copied {
+        say(&format!("could not lay out {SDK_DIR}: {e}"));
+        return false;
+    }
+    true
+}
+
+fn collector_bin() -> PathBuf {
+    let dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    dir.join("debug/sillage-collector")
+}
+
+fn build_collector() -> bool {
+    run(Command::new("cargo").args(["build", "-p", "sillage-collector"]))
+}
+
+fn demo(args: &[String]) -> bool {
+    let mut addr = "127.0.0.1:8080".to_string();
+    let mut db = "sillage-events.db".to_string();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next()) {
+            ("--addr", Some(v)) => addr = v.clone(),
+            ("--db", Some(v)) => db = v.clone(),
+            _ => {
+                say(&format!(
+                    "unknown demo argument {a:?} (expected --addr HOST:PORT or --db PATH)"
+                ));
+                return false;
+            }
+        }
+    }
+    if !(setup(false) && build_sdk() && build_collector()) {
+        return false;
+    }
+    say(&format!(
+        "demo store: http://{addr}/  (events are stored in {db}; Ctrl-C stops)"
+    ));
+    let mut cmd = Command::new(collector_bin());
+    cmd.args([
+        "--addr", &addr, "--db", &db, "--www", "www", "--sdk", SDK_DIR,
+    ]);
+    // Become the collector: Ctrl-C then reaches it directly and it shuts down
+    // gracefully, keeping every acknowledged event.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let err = cmd.exec();
+        say(&format!("could not start the collector: {err}"));
+        false
+    }
+    #[cfg(not(unix))]
+    {
+        cmd.status().is_ok_and(|s| s.success())
+    }
+}
+
+/// Tallies of one pipeline run.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    steps: Vec<(String, bool, Duration)>,
+}
+
+impl Tally {
+    fn step(&mut self, name: &str, f: impl FnOnce(&mut Tally) -> bool) {
+        say(&format!("== {name}"));
+        let t0 = Instant::now();
+        let ok = f(self);
+        let took = t0.elapsed();
+        say(&format!(
+            "== {name}: {} in {:.1}s",
+            if ok { "ok" } else { "FAILED" },
+            took.as_secs_f64()
+        ));
+        self.steps.push((name.to_string(), ok, took));
+    }
+
+    /// A check that is one test on its own (fmt, clippy, the size budget).
+    fn check(&mut self, ok: bool) -> bool {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+        ok
+    }
+}
+
+/// Runs a test command, streaming its output and adding up the counts it
+/// prints (`test result: ... N passed; M failed` for cargo and
+/// wasm-bindgen-test, `N passed` / `N failed` / `N flaky` for Playwright).
+/// A command that fails without reporting a failure counts as one failure.
+fn run_counted(t: &mut Tally, cmd: &mut Command) -> bool {
+    say(&format!("$ {}", describe(cmd)));
+    let mut child = match cmd.stdout(Stdio::piped()).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            say(&format!("could not start: {e}"));
+            t.failed += 1;
+            return false;
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            let l = line.trim();
+            if let Some(rest) = l.strip_prefix("test result: ") {
+                passed += count_before(rest, " passed");
+                failed += count_before(rest, " failed");
+            } else if let Some(n) = playwright_count(l, "passed") {
+                passed += n;
+            } else if let Some(n) = playwright_count(l, "failed") {
+                failed += n;
+            } else if let Some(n) = playwright_count(l, "flaky") {
+                failed += n;
+            }
+        }
+    }
+    let status = child.wait().map(|s| s.success()).unwrap_or(false);
+    if !status && failed == 0 {
+        failed = 1;
+    }
+    t.passed += passed;
+    t.failed += failed;
+    status && failed == 0
+}
+
+fn count_before(s: &str, word: &str) -> usize {
+    s.find(word)
+        .and_then(|i| s[..i].rsplit([' ', ';', '.']).next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Playwright's summary lines: `12 passed (3.4s)`, `1 failed`, `2 flaky`.
+fn playwright_count(line: &str, word: &str) -> Option<usize> {
+    let (n, rest) = line.split_once(' ')?;
+    let n: usize = n.parse().ok()?;
+    (rest == word || rest.starts_with(&format!("{word} ("))).then_some(n)
+}
+
+fn test() -> bool {
+    let mut t = Tally::default();
+    let t0 = Instant::now();
+    let mut tools = false;
+    t.step("set-up (idempotent installs)", |t| {
+        tools = setup(true);
+        t.check(tools)
+    });
+    t.step("1. cargo fmt --check", |t| {
+        let ok = run(Command::new("cargo").args(["fmt", "--all", "--check"]));
+        t.check(ok)
+    });
+    t.step("2. clippy -D warnings (native and wasm32)", |t| {
+        let native = run(Command::new("cargo").args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]));
+        let wasm = run(Command::new("cargo").args([
+            "clippy",
+            "-p",
+            "sillage",
+            "--target",
+            WASM_TARGET,
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]));
+        t.check(native) & t.check(wasm)
+    });
+    t.step("3. native tests", |t| {
+        run_counted(t, Command::new("cargo").args(["test", "--workspace"]))
+    });
+    t.step("4. the core builds with no web crate", |t| {
+        let ok = check_core_is_pure();
+        t.check(ok)
+    });
+    t.step(
+        "5. browser tests (wasm-bindgen-test, headless Chromium)",
+        |t| {
+            if !tools {
+                return t.check(false);
+            }
+            run_counted(
+                t,
+                Command::new("cargo")
+                    .args([
+                        "test",
+                        "-p",
+                        "sillage",
+                        "--target",
+                        WASM_TARGET,
+                        "--test",
+                        "browser",
+                    ])
+                    .env(
+                        "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                        "wasm-bindgen-test-runner",
+                    )
+                    .env("CHROMEDRIVER", CHROMEDRIVER)
+                    .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+            )
+        },
+    );
+    t.step("6. e2e tests (Playwright, Chromium, real collector)", |t| {
+        if !(tools && build_sdk() && build_collector()) {
+            return t.check(false);
+        }
+        e2e(t)
+    });
+    t.step("7. size report and budget", |t| {
+        let ok = size_report().is_some_and(|(_, ok)| ok);
+        t.check(ok)
+    });
+    println!();
+    for (name, ok, took) in &t.steps {
+        println!(
+            "  {} {name} ({:.1}s)",
+            if *ok { "ok    " } else { "FAILED" },
+            took.as_secs_f64()
+        );
+    }
+    println!("  total {:.1}s", t0.elapsed().as_secs_f64());
+    println!("{} passed, {} failed", t.passed, t.failed);
+    t.failed == 0 && t.steps.iter().all(|(_, ok, _)| *ok)
+}
+
+/// Architecture invariant: the core knows nothing of the web and of the
+/// outside world. Checked two ways: no web crate in the native dependency
+/// tree of `sillage`, and no forbidden token in `src/core/`.
+fn check_core_is_pure() -> bool {
+    let host = output_of("rustc", &["-vV"])
+        .and_then(|v| {
+            v.lines()
+                .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        })
+        .unwrap_or_default();
+    let tree = output_of(
+        "cargo",
+        &[
+            "tree", "-p", "sillage", "-e", "normal", "--target", &host, "--prefix", "none",
+        ],
+    );
+    let Some(tree) = tree else {
+        say("cargo tree failed");
+        return false;
+    };
+    let mut ok = true;
+    for line in tree.lines() {
+        let name = line.split(' ').next().unwrap_or("");
+        if WEB_CRATES.contains(&name) {
+            say(&format!("the native build of sillage depends on {name}"));
+            ok = false;
+        }
+    }
+    let mut files = Vec::new();
+    collect_rs(Path::new("src/core"), &mut files);
+    for f in &files {
+        let text = fs::read_to_string(f).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for tok in CORE_FORBIDDEN {
+                if code.contains(tok) {
+                    say(&format!(
+                        "{}:{}: the pure core uses `{tok}`",
+                        f.display(),
+                        i + 1
+                    ));
+                    ok = false;
+                }
+            }
+        }
+    }
+    // And it compiles natively on its own (web code is cfg'd out).
+    ok &= run(Command::new("cargo").args(["check", "-p", "sillage", "--lib", "--target", &host]));
+    if ok {
+        say(&format!(
+            "core is pure: {} files checked, no web crate in the native tree",
+            files.len()
+        ));
+    }
+    ok
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_rs(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+struct Collector {
+    child: Child,
+    base: String,
+}
+
+impl Collector {
+    fn start(db: &Path) -> Option<Collector> {
+        let mut child = Command::new(collector_bin())
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--www",
+                "www",
+                "--sdk",
+                SDK_DIR,
+                "--db",
+            ])
+            .arg(db)
+            .stdout(Stdio::piped())
+            .spawn()
+            .ok()?;
+        let mut first = String::new();
+        BufReader::new(child.stdout.take()?)
+            .read_line(&mut first)
+            .ok()?;
+        let base = first
+            .trim()
+            .strip_prefix("sillage-collector listening on ")?
+            .trim_end_matches('/')
+            .to_string();
+        Some(Collector { child, base })
+    }
+
+    fn stop(mut self) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().ok()
+    }
+}
+
+fn e2e(t: &mut Tally) -> bool {
+    let dir = env::temp_dir().join(format!("sillage-e2e-{}", std::process::id()));
+    let _ = fs::create_dir_all(&dir);
+    let db = dir.join("events.db");
+    let Some(collector) = Collector::start(&db) else {
+        say("the collector did not start");
+        return t.check(false);
+    };
+    say(&format!(
+        "collector at {} with database {}",
+        collector.base,
+        db.display()
+    ));
+    let ok = run_counted(
+        t,
+        Command::new("node")
+            .args([
+                "node_modules/@playwright/test/cli.js",
+                "test",
+                "--config",
+                "tests/e2e/playwright.config.ts",
+            ])
+            .env("SILLAGE_BASE_URL", &collector.base)
+            .env("SILLAGE_DB", &db),
+    );
+    let stopped = collector.stop().is_some_and(|s| s.success());
+    if !stopped {
+        say("the collector did not stop cleanly");
+    }
+    let _ = fs::remove_dir_all(&dir);
+    ok && t.check(stopped)
+}
+
+/// Prints raw, gzip and brotli sizes of the loader, the glue and the wasm
+/// (compressed by Node's zlib, which every machine here has) and checks the
+/// gzip total against `size-budget.json`. Returns (gzip total, within budget).
+fn size_report() -> Option<(u64, bool)> {
+    let files = ["sillage.js", "sillage_glue.js", "sillage_bg.wasm"];
+    let paths: Vec<String> = files.iter().map(|f| format!("{SDK_DIR}/{f}")).collect();
+    if let Some(missing) = paths.iter().find(|p| !Path::new(p).exists()) {
+        say(&format!(
+            "{missing} is missing: run `cargo xtask build` first"
+        ));
+        return None;
+    }
+    let script = "const z=require('zlib'),fs=require('fs');for(const f of process.argv.slice(1)){const b=fs.readFileSync(f);console.log([b.length,z.gzipSync(b,{level:9}).length,z.brotliCompressSync(b,{params:{[z.constants.BROTLI_PARAM_QUALITY]:11}}).length].join(' '))}";
+    let mut args = vec!["-e", script];
+    args.extend(paths.iter().map(String::as_str));
+    let out = output_of("node", &args)?;
+    let rows: Vec<[u64; 3]> = out
+        .lines()
+        .map(|l| {
+            let v: Vec<u64> = l.split(' ').filter_map(|x| x.parse().ok()).collect();
+            [v[0], v[1], v[2]]
+        })
+        .collect();
+    let budget = fs::read_to_string("size-budget.json").ok().and_then(|s| {
+        let i = s.find("\"gzipTotalBytes\"")?;
+        let rest = s[i + 16..].trim_start().strip_prefix(':')?.trim_start();
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse::<u64>()
+            .ok()
+    });
+    println!("{:<18} {:>9} {:>9} {:>9}", "file", "raw", "gzip", "brotli");
+    let mut total = [0u64; 3];
+    for (f, r) in files.iter().zip(&rows) {
+        println!("{:<18} {:>9} {:>9} {:>9}", f, r[0], r[1], r[2]);
+        for i in 0..3 {
+            total[i] += r[i];
+        }
+    }
+    println!(
+        "{:<18} {:>9} {:>9} {:>9}",
+        "total", total[0], total[1], total[2]
+    );
+    match budget {
+        None => {
+            say("size-budget.json has no gzipTotalBytes");
+            Some((total[1], false))
+        }
+        Some(b) => {
+            let ok = total[1] <= b;
+            say(&format!(
+                "gzip total {} bytes ({:.1} KB) against a budget of {} bytes ({:.1} KB): {}",
+                total[1],
+                total[1] as f64 / 1024.0,
+                b,
+                b as f64 / 1024.0,
+                if ok { "within budget" } else { "OVER BUDGET" }
+            ));
+            Some((total[1], ok))
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The site's config document (`"version": 1`).
+//!
+//! Parsing never fails as a whole ([rust-analyzer's rule]): [`parse`] returns the
+//! usable [`Config`] plus a [`Diagnostic`] for every problem, each with its JSON
+//! path, so one typo never breaks the page. Later features add their sections
+//! here; keys no feature understands yet are reported as unknown.
+//!
+//! [rust-analyzer's rule]: https://github.com/rust-lang/rust-analyzer
+
+use crate::core::batch::BatchConfig;
+use crate::core::diag::{key_path, Diagnostic};
+use crate::core::json::Json;
+
+/// The parsed config.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Config {
+    /// Where and how to send events; `None` keeps events queued on the device.
+    pub collector: Option<CollectorConfig>,
+}
+
+/// `collector: {url, writeKey?, batch?}`
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollectorConfig {
+    /// Absolute or page-relative URL that receives `POST` batches.
+    pub url: String,
+    /// Optional write key, sent as `writeKey` in every batch body.
+    pub write_key: Option<String>,
+    /// Batching thresholds.
+    pub batch: BatchConfig,
+}
+
+const TOP_KEYS: &[&str] = &["$schema", "version", "collector"];
+const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch"];
+const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
+
+fn check_keys(obj: &[(String, Json)], path: &str, known: &[&str], out: &mut Vec<Diagnostic>) {
+    for (k, _) in obj {
+        if !known.contains(&k.as_str()) {
+            out.push(Diagnostic::unknown_key(path, k, known));
+        }
+    }
+}
+
+fn type_error(path: &str, want: &str, got: &Json) -> Diagnostic {
+    let mut m = String::from("must be ");
+    m.push_str(want);
+    m.push_str(", not ");
+    m.push_str(got.type_name());
+    Diagnostic::new(path, m)
+}
+
+/// Reads a number in `[min, max]` at `obj.key`, or reports it and keeps `default`.
+fn number_in(
+    obj: &Json,
+    path: &str,
+    key: &str,
+    (min, max): (f64, f64),
+    default: f64,
+    out: &mut Vec<Diagnostic>,
+) -> f64 {
+    match obj.get(key) {
+        None => default,
+        Some(Json::Num(n)) if *n >= min && *n <= max => *n,
+        Some(v) => {
+            let mut want = String::from("a number from ");
+            crate::core::diag::push_usize(&mut want, min as usize);
+            want.push_str(" to ");
+            crate::core::diag::push_usize(&mut want, max as usize);
+            out.push(type_error(&key_path(path, key), &want, v));
+            default
+        }
+    }
+}
+
+fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfig> {
+    let path = "collector";
+    let Json::Obj(obj) = v else {
+        out.push(type_error(path, "an object", v));
+        return None;
+    };
+    check_keys(obj, path, COLLECTOR_KEYS, out);
+    let url = match v.get("url") {
+        Some(Json::Str(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        Some(other) => {
+            out.push(type_error("collector.url", "a non-empty string", other));
+            return None;
+        }
+        None => {
+            out.push(Diagnostic::new("collector.url", "missing"));
+            return None;
+        }
+    };
+    let write_key = match v.get("writeKey") {
+        None | Some(Json::Null) => None,
+        Some(Json::Str(s)) => Some(s.clone()),
+        Some(other) => {
+            out.push(type_error("collector.writeKey", "a string", other));
+            None
+        }
+    };
+    let mut batch = BatchConfig::default();
+    match v.get("batch") {
+        None => {}
+        Some(b @ Json::Obj(entries)) => {
+            let bp = "collector.batch";
+            check_keys(entries, bp, BATCH_KEYS, out);
+            let d = BatchConfig::default();
+            batch.max_events =
+                number_in(b, bp, "maxEvents", (1.0, 500.0), d.max_events as f64, out) as usize;
+            batch.max_bytes = number_in(
+                b,
+                bp,
+                "maxBytes",
+                (1000.0, 60_000.0),
+                d.max_bytes as f64,
+                out,
+            ) as usize;
+            batch.flush_ms = number_in(b, bp, "flushMs", (0.0, 60_000.0), d.flush_ms, out);
+        }
+        Some(other) => out.push(type_error("collector.batch", "an object", other)),
+    }
+    Some(CollectorConfig {
+        url,
+        write_key,
+        batch,
+    })
+}
+
+/// Parses a config document. Never fails: what is usable is kept, every
+/// problem is reported with its JSON path.
+pub fn parse(doc: &Json) -> (Config, Vec<Diagnostic>) {
+    let mut out = Vec::new();
+    let mut cfg = Config::default();
+    let Json::Obj(top) = doc else {
+        out.push(type_error("", "a JSON object", doc));
+        return (cfg, out);
+    };
+    check_keys(top, "", TOP_KEYS, &mut out);
+    match doc.get("version") {
+        Some(Json::Num(n)) if *n == 1.0 => {}
+        None => out.push(Diagnostic::new(
+            "version",
+            "missing (this SDK reads version 1 configs)",
+        )),
+        Some(_) => out.push(Diagnostic::new(
+            "version",
+            "must be 1 (this SDK reads version 1 configs)",
+        )),
+    }
+    if let Some(c) = doc.get("collector") {
+        cfg.collector = parse_collector(c, &mut out);
+    }
+    (cfg, out)
+}

@@ -1,0 +1,186 @@
+//! Segment-Spec events, built as data.
+//!
+//! The wire format is the Segment Spec so that any Segment-compatible pipeline
+//! (Segment, RudderStack, Jitsu, ...) accepts Sillage batches unchanged. The
+//! core builds each event as a [`Json`] value; the shell turns it into text with
+//! the browser's `JSON.stringify` (see [`crate::core::tracker::JsonEncoder`]).
+
+use crate::core::diag::Diagnostic;
+use crate::core::json::Json;
+use crate::core::time::{iso8601, Millis};
+
+/// The library name sent in `context.library.name`.
+pub const LIBRARY_NAME: &str = "sillage";
+/// The library version sent in `context.library.version`.
+pub const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Longest event name accepted, in chars.
+pub const MAX_EVENT_NAME: usize = 200;
+
+/// What the page looks like when an event is recorded. The shell reads it from
+/// `location` and `document`; tests write it by hand.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PageContext {
+    /// `location.href`
+    pub url: String,
+    /// `location.pathname`
+    pub path: String,
+    /// `document.referrer`
+    pub referrer: String,
+    /// `document.title`
+    pub title: String,
+    /// `location.search`
+    pub search: String,
+}
+
+impl PageContext {
+    fn to_json(&self) -> Json {
+        Json::obj()
+            .with("path", self.path.as_str())
+            .with("referrer", self.referrer.as_str())
+            .with("search", self.search.as_str())
+            .with("title", self.title.as_str())
+            .with("url", self.url.as_str())
+    }
+}
+
+/// A call made by the site: what to record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Call {
+    /// `sillage.track(event, properties)`
+    Track {
+        /// The event name, e.g. `Signed Up`.
+        event: Json,
+        /// Optional properties (an object, or `Null`).
+        properties: Json,
+    },
+    /// `sillage.page(properties)`; automatic page views use this too.
+    Page {
+        /// Optional properties (an object, or `Null`); a string `name` inside is
+        /// lifted to the event's `name`.
+        properties: Json,
+    },
+    /// `sillage.identify(userId, traits)`
+    Identify {
+        /// The site's own user id, or `Null` to keep the current one.
+        user_id: Json,
+        /// Optional traits (an object, or `Null`).
+        traits: Json,
+    },
+}
+
+/// Who the events are about.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Identity {
+    /// UUID kept in first-party storage.
+    pub anonymous_id: String,
+    /// Set by `identify`.
+    pub user_id: Option<String>,
+}
+
+fn object_or_empty(v: Json, what: &str) -> Result<Json, Diagnostic> {
+    match v {
+        Json::Null => Ok(Json::obj()),
+        o @ Json::Obj(_) => Ok(o),
+        other => {
+            let mut m = String::from("must be an object, not ");
+            m.push_str(other.type_name());
+            Err(Diagnostic::new(what, m))
+        }
+    }
+}
+
+/// Builds the Segment-Spec event for `call`. Returns a diagnostic naming the bad
+/// argument (e.g. `track.event: must be a non-empty string`) for bad input.
+pub fn build(
+    call: Call,
+    who: &Identity,
+    page: &PageContext,
+    message_id: String,
+    now: Millis,
+) -> Result<Json, Diagnostic> {
+    let mut ev = Json::obj();
+    match call {
+        Call::Track { event, properties } => {
+            let name = match event {
+                Json::Str(s) if !s.trim().is_empty() && s.chars().count() <= MAX_EVENT_NAME => s,
+                _ => {
+                    return Err(Diagnostic::new(
+                        "track.event",
+                        "must be a non-empty string of at most 200 characters",
+                    ))
+                }
+            };
+            ev.set("type", "track".into());
+            ev.set("event", name.into());
+            ev.set(
+                "properties",
+                object_or_empty(properties, "track.properties")?,
+            );
+        }
+        Call::Page { properties } => {
+            let mut props = page.to_json();
+            let extra = object_or_empty(properties, "page.properties")?;
+            let mut name = None;
+            if let Json::Obj(entries) = extra {
+                for (k, v) in entries {
+                    if k == "name" {
+                        name = v.as_str().map(str::to_string);
+                    }
+                    props.set(&k, v);
+                }
+            }
+            ev.set("type", "page".into());
+            if let Some(n) = name {
+                ev.set("name", n.into());
+            }
+            ev.set("properties", props);
+        }
+        Call::Identify { traits, .. } => {
+            ev.set("type", "identify".into());
+            ev.set("traits", object_or_empty(traits, "identify.traits")?);
+        }
+    }
+    ev.set("messageId", message_id.into());
+    ev.set("anonymousId", who.anonymous_id.as_str().into());
+    if let Some(u) = &who.user_id {
+        ev.set("userId", u.as_str().into());
+    }
+    ev.set("timestamp", iso8601(now).into());
+    let library = Json::obj()
+        .with("name", LIBRARY_NAME)
+        .with("version", LIBRARY_VERSION);
+    ev.set(
+        "context",
+        Json::obj()
+            .with("library", library)
+            .with("page", page.to_json()),
+    );
+    Ok(ev)
+}
+
+/// Formats 16 random bytes as an RFC 4122 version 4 UUID.
+pub fn uuid_v4(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(HEX[(byte >> 4) as usize] as char);
+        s.push(HEX[(byte & 15) as usize] as char);
+    }
+    s
+}
+
+/// Whether `s` is a UUID in canonical lower-case form (used to validate ids
+/// read back from storage).
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+        })
+}

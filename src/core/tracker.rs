@@ -1,0 +1,127 @@
+//! The tracker ties identity, event building and the batcher together.
+//!
+//! It is still sans-IO: the shell passes `now`, 16 random bytes per event and a
+//! [`JsonEncoder`] (the browser's `JSON.stringify` in the wasm, serde_json in
+//! native tests), and drives the [`Batcher`] it exposes.
+
+use crate::core::batch::{BatchConfig, Batcher, Transmit};
+use crate::core::config::{CollectorConfig, Config};
+use crate::core::diag::Diagnostic;
+use crate::core::event::{build, uuid_v4, Call, Identity, PageContext};
+use crate::core::json::Json;
+use crate::core::time::Millis;
+
+/// Turns a value into JSON text. The wasm uses `JSON.stringify`, so no JSON
+/// serialiser is compiled into it.
+pub trait JsonEncoder {
+    /// The JSON text of `value`.
+    fn encode(&self, value: &Json) -> String;
+}
+
+/// Records calls as events and queues them for the collector.
+#[derive(Debug)]
+pub struct Tracker {
+    identity: Identity,
+    collector: Option<CollectorConfig>,
+    /// The batching state machine; the shell drives it.
+    pub batcher: Batcher,
+}
+
+impl Tracker {
+    /// A tracker for a visitor known by `anonymous_id` (and maybe `user_id`).
+    pub fn new(anonymous_id: String, user_id: Option<String>) -> Tracker {
+        Tracker {
+            identity: Identity {
+                anonymous_id,
+                user_id,
+            },
+            collector: None,
+            batcher: Batcher::new(BatchConfig::default(), None),
+        }
+    }
+
+    /// Applies a parsed config: where to send and how to batch.
+    pub fn configure(&mut self, config: &Config) {
+        self.collector = config.collector.clone();
+        if let Some(c) = &self.collector {
+            self.batcher
+                .reconfigure(c.batch.clone(), c.write_key.clone());
+        }
+    }
+
+    /// The collector URL, once a config named one.
+    pub fn collector_url(&self) -> Option<&str> {
+        self.collector.as_ref().map(|c| c.url.as_str())
+    }
+
+    /// Who the events are about.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Starts over as a new anonymous visitor (after `forget()`), dropping
+    /// every event not yet sent.
+    pub fn reset(&mut self, anonymous_id: String) {
+        self.identity = Identity {
+            anonymous_id,
+            user_id: None,
+        };
+        let (cfg, key) = self
+            .collector
+            .as_ref()
+            .map(|c| (c.batch.clone(), c.write_key.clone()))
+            .unwrap_or_default();
+        self.batcher = Batcher::new(cfg, key);
+    }
+
+    /// Records one call. Returns the new event's messageId, or a diagnostic
+    /// naming the bad argument (nothing is recorded then).
+    pub fn record(
+        &mut self,
+        call: Call,
+        page: &PageContext,
+        now: Millis,
+        random: [u8; 16],
+        encoder: &dyn JsonEncoder,
+    ) -> Result<String, Diagnostic> {
+        if let Call::Identify { user_id, .. } = &call {
+            match user_id {
+                Json::Null => {}
+                Json::Str(s) if !s.trim().is_empty() && s.len() <= 200 => {
+                    self.identity.user_id = Some(s.clone());
+                }
+                _ => {
+                    return Err(Diagnostic::new(
+                        "identify.userId",
+                        "must be a non-empty string of at most 200 characters, or null",
+                    ))
+                }
+            }
+        }
+        let message_id = uuid_v4(random);
+        let event = build(call, &self.identity, page, message_id.clone(), now)?;
+        self.batcher
+            .push(message_id.clone(), encoder.encode(&event), now);
+        Ok(message_id)
+    }
+
+    /// The batch to send now, if there is a collector and one is due.
+    pub fn poll_transmit(&mut self, now: Millis) -> Option<Transmit> {
+        self.collector.as_ref()?;
+        self.batcher.poll_transmit(now)
+    }
+
+    /// When to call [`Tracker::poll_transmit`] next (see [`Batcher::poll_timeout`]).
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.collector.as_ref()?;
+        self.batcher.poll_timeout()
+    }
+
+    /// Beacon bodies for page hide (see [`Batcher::on_hidden`]).
+    pub fn on_hidden(&mut self, now: Millis) -> Vec<Transmit> {
+        if self.collector.is_none() {
+            return Vec::new();
+        }
+        self.batcher.on_hidden(now)
+    }
+}

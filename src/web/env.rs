@@ -1,0 +1,266 @@
+//! Browser facts and effects the shell needs: time, randomness, the page
+//! context, first-party storage, timers, listeners and the console.
+
+use std::cell::{Cell, RefCell};
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Storage, VisibilityState};
+
+use crate::core::batch::Report;
+use crate::core::diag::{push_usize, Diagnostic};
+use crate::core::event::PageContext;
+use crate::core::json::{write, Json};
+use crate::core::tracker::JsonEncoder;
+
+/// Epoch milliseconds.
+pub fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+/// 16 bytes from `crypto.getRandomValues` (available in every context, unlike
+/// `crypto.randomUUID`), or from `Math.random` where there is no crypto.
+pub fn random_bytes() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    let ok = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut b).is_ok());
+    if !ok {
+        for x in b.iter_mut() {
+            *x = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    b
+}
+
+/// A random number in `[0, 1)` (backoff jitter).
+pub fn jitter() -> f64 {
+    js_sys::Math::random()
+}
+
+/// What the page looks like now.
+pub fn page_context() -> PageContext {
+    let Some(w) = web_sys::window() else {
+        return PageContext::default();
+    };
+    let loc = w.location();
+    let doc = w.document();
+    PageContext {
+        url: loc.href().unwrap_or_default(),
+        path: loc.pathname().unwrap_or_default(),
+        search: loc.search().unwrap_or_default(),
+        referrer: doc.as_ref().map(|d| d.referrer()).unwrap_or_default(),
+        title: doc.as_ref().map(|d| d.title()).unwrap_or_default(),
+    }
+}
+
+/// Whether the browser believes it is online.
+pub fn online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
+}
+
+/// The text of `<script type="application/json" id="sillage-config">`, if any.
+pub fn inline_config() -> Option<String> {
+    let el = web_sys::window()?
+        .document()?
+        .get_element_by_id("sillage-config")?;
+    el.text_content().filter(|t| !t.trim().is_empty())
+}
+
+/// First-party storage: `localStorage`, or memory where it is blocked or full.
+pub struct Store {
+    local: Option<Storage>,
+    memory: RefCell<Vec<(String, String)>>,
+    warned: Cell<bool>,
+}
+
+impl Store {
+    /// Opens `localStorage`, checking that a write really works (Safari's
+    /// private mode and blocked storage throw on access or on write).
+    pub fn open() -> Store {
+        let local = web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .filter(|s| {
+                let probe = "sillage.probe";
+                s.set_item(probe, "1").is_ok() && s.remove_item(probe).is_ok()
+            });
+        let store = Store {
+            local,
+            memory: RefCell::new(Vec::new()),
+            warned: Cell::new(false),
+        };
+        if store.local.is_none() {
+            store.warn_memory();
+        }
+        store
+    }
+
+    fn warn_memory(&self) {
+        if !self.warned.replace(true) {
+            warn("localStorage is unavailable; keeping state in memory for this page only");
+        }
+    }
+
+    /// Reads a value.
+    pub fn get(&self, key: &str) -> Option<String> {
+        if let Some(s) = &self.local {
+            if let Ok(v) = s.get_item(key) {
+                return v;
+            }
+        }
+        self.memory
+            .borrow()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Writes a value, falling back to memory (with one warning) if storage
+    /// refuses it.
+    pub fn set(&self, key: &str, value: &str) {
+        if let Some(s) = &self.local {
+            if s.set_item(key, value).is_ok() {
+                return;
+            }
+            self.warn_memory();
+        }
+        let mut m = self.memory.borrow_mut();
+        match m.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value.to_string(),
+            None => m.push((key.to_string(), value.to_string())),
+        }
+    }
+
+    /// Deletes a value.
+    pub fn remove(&self, key: &str) {
+        if let Some(s) = &self.local {
+            let _ = s.remove_item(key);
+        }
+        self.memory.borrow_mut().retain(|(k, _)| k != key);
+    }
+}
+
+fn prefixed(msg: &str) -> JsValue {
+    let mut s = String::with_capacity(9 + msg.len());
+    s.push_str("sillage: ");
+    s.push_str(msg);
+    JsValue::from_str(&s)
+}
+
+/// `console.warn("sillage: ...")`.
+pub fn warn(msg: &str) {
+    web_sys::console::warn_1(&prefixed(msg));
+}
+
+/// `console.error("sillage: ...")`.
+pub fn error(msg: &str) {
+    web_sys::console::error_1(&prefixed(msg));
+}
+
+/// Warns about a diagnostic, `path: message`.
+pub fn warn_diag(d: &Diagnostic) {
+    warn(&d.render());
+}
+
+/// Tells the site about something the batcher reported.
+pub fn report(r: &Report) {
+    match r {
+        Report::Dropped { status, count } => {
+            let mut m = String::from("the collector refused a batch with HTTP ");
+            push_usize(&mut m, *status as usize);
+            m.push_str("; dropped ");
+            push_usize(&mut m, *count);
+            m.push_str(" events");
+            error(&m);
+        }
+    }
+}
+
+/// The message of a thrown value, for console messages.
+pub fn error_text(e: &JsValue) -> String {
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return err.message().into();
+    }
+    e.as_string().unwrap_or_else(|| "unknown error".into())
+}
+
+/// Calls a page callback; if it throws, reports it instead of propagating.
+pub fn call_safely(f: &Function, what: &str) {
+    if let Err(e) = f.call0(&JsValue::NULL) {
+        let mut m = String::from(what);
+        m.push_str(" threw: ");
+        m.push_str(&error_text(&e));
+        error(&m);
+    }
+}
+
+/// Serialises events with the core's writer and the browser's number
+/// formatting, so no JSON library is compiled into the wasm.
+pub struct Encoder;
+
+impl JsonEncoder for Encoder {
+    fn encode(&self, value: &Json) -> String {
+        let mut out = String::with_capacity(512);
+        write(value, &mut out, &|n, out| {
+            let s: String = js_sys::Number::from(n)
+                .to_string_with_radix(10)
+                .map(Into::into)
+                .unwrap_or_default();
+            out.push_str(&s);
+        });
+        out
+    }
+}
+
+thread_local! {
+    static TIMER_CB: Closure<dyn FnMut()> = Closure::new(super::on_timer);
+    static LISTENING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// `setTimeout(onTimer, ms)`; the handle, if the browser gave one.
+pub fn set_timeout(ms: f64) -> Option<i32> {
+    let w = web_sys::window()?;
+    TIMER_CB.with(|cb| {
+        w.set_timeout_with_callback_and_timeout_and_arguments_0(
+            cb.as_ref().unchecked_ref(),
+            ms.ceil().min(2_147_483_647.0) as i32,
+        )
+        .ok()
+    })
+}
+
+/// `clearTimeout(handle)`.
+pub fn clear_timeout(handle: i32) {
+    if let Some(w) = web_sys::window() {
+        w.clear_timeout_with_handle(handle);
+    }
+}
+
+fn add_listener(target: &web_sys::EventTarget, name: &str, f: impl FnMut() + 'static) {
+    let cb = Closure::<dyn FnMut()>::new(f);
+    let _ = target.add_event_listener_with_callback(name, cb.as_ref().unchecked_ref());
+    // Page-lifetime listeners: never removed, so the closure lives as long as the page.
+    cb.forget();
+}
+
+/// Installs the page-lifetime listeners (once): hide/unload, online/offline.
+pub fn listen() {
+    if LISTENING.with(|l| l.replace(true)) {
+        return;
+    }
+    let Some(w) = web_sys::window() else {
+        return;
+    };
+    if let Some(doc) = w.document() {
+        let d = doc.clone();
+        add_listener(&doc, "visibilitychange", move || {
+            if d.visibility_state() == VisibilityState::Hidden {
+                super::on_hidden();
+            }
+        });
+    }
+    add_listener(&w, "pagehide", super::on_hidden);
+    add_listener(&w, "online", || super::on_network(true));
+    add_listener(&w, "offline", || super::on_network(false));
+}

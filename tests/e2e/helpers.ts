@@ -1,0 +1,47 @@
+// Shared helpers for the e2e specs: read what the collector stored, straight
+// from its SQLite file, and watch a page for errors.
+import { execFileSync } from 'node:child_process';
+import { expect, type Page } from '@playwright/test';
+
+/** Rows of a read-only SQL query on the collector's SQLite file (via Python's sqlite3). */
+export function sql(query: string, params: (string | number)[] = []): Record<string, unknown>[] {
+  const db = process.env.SILLAGE_DB;
+  if (!db) throw new Error('SILLAGE_DB is not set');
+  const script = [
+    'import json, sqlite3, sys',
+    'c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)',
+    'c.row_factory = sqlite3.Row',
+    'rows = c.execute(sys.argv[2], json.loads(sys.argv[3])).fetchall()',
+    'print(json.dumps([dict(r) for r in rows]))',
+  ].join('\n');
+  const out = execFileSync('python3', ['-c', script, db, query, JSON.stringify(params)]);
+  return JSON.parse(out.toString());
+}
+
+/** Every error the page throws or logs, to assert that the SDK never breaks a page. */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+  });
+  return errors;
+}
+
+/** The anonymousId the SDK stored for this browser context. */
+export async function anonymousId(page: Page): Promise<string> {
+  await expect
+    .poll(() => page.evaluate(() => localStorage.getItem('sillage.anonymousId')))
+    .toMatch(/^[0-9a-f-]{36}$/);
+  return (await page.evaluate(() => localStorage.getItem('sillage.anonymousId')))!;
+}
+
+/** Waits until the collector stored `n` events for this visitor; returns their rows. */
+export async function storedRows(anon: string, n: number) {
+  await expect
+    .poll(() => sql('SELECT count(*) AS n FROM events WHERE anonymous_id = ?', [anon])[0].n, {
+      timeout: 10_000,
+    })
+    .toBe(n);
+  return sql('SELECT * FROM events WHERE anonymous_id = ? ORDER BY rowid', [anon]);
+}

@@ -1,0 +1,33 @@
+// Playwright runs the e2e specs against a real collector that `cargo xtask test`
+// starts on a free port (SILLAGE_BASE_URL) with a temporary SQLite file
+// (SILLAGE_DB), in the system Chromium: Playwright downloads no browser here.
+import { defineConfig } from '@playwright/test';
+
+const baseURL = process.env.SILLAGE_BASE_URL;
+if (!baseURL) {
+  throw new Error('SILLAGE_BASE_URL is not set: run the e2e tests through `cargo xtask test`');
+}
+
+export default defineConfig({
+  testDir: '.',
+  testMatch: '*.spec.ts',
+  timeout: 30_000,
+  retries: 0,
+  workers: 1,
+  reporter: 'list',
+  use: {
+    baseURL,
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    },
+  },
+});

@@ -1,0 +1,210 @@
+//! Events as the collector receives them: Segment-Spec shape, ids, time.
+
+use serde_json::{json, Value};
+use sillage::core::event::{is_uuid, uuid_v4, Call, PageContext};
+use sillage::core::json::Json;
+use sillage::core::tracker::{JsonEncoder, Tracker};
+
+/// Encodes with the core's own writer, as the wasm does (floats via Rust here).
+struct Enc;
+impl JsonEncoder for Enc {
+    fn encode(&self, v: &Json) -> String {
+        let mut s = String::new();
+        sillage::core::json::write(v, &mut s, &|n, out| out.push_str(&n.to_string()));
+        s
+    }
+}
+
+fn page() -> PageContext {
+    PageContext {
+        url: "https://shop.example/trail?utm_source=x".into(),
+        path: "/trail".into(),
+        referrer: "https://www.google.com/".into(),
+        title: "Trail shoes".into(),
+        search: "?utm_source=x".into(),
+    }
+}
+
+fn j(v: Value) -> Json {
+    serde_json::from_value(v).unwrap()
+}
+
+fn record(t: &mut Tracker, call: Call) -> Result<Value, String> {
+    t.record(call, &page(), 1_795_411_448_123.0, [7; 16], &Enc)
+        .map_err(|d| d.render())?;
+    let last = t.batcher.pending().last().unwrap().json.clone();
+    Ok(serde_json::from_str(&last).expect("the core writes valid JSON"))
+}
+
+#[test]
+fn track_event_has_the_segment_shape() {
+    let mut t = Tracker::new("a1b2c3d4-0000-4000-8000-000000000000".into(), None);
+    let ev = record(
+        &mut t,
+        Call::Track {
+            event: j(json!("Signed Up")),
+            properties: j(json!({"plan": "pro", "seats": 3, "ratio": 0.25, "tags": ["a", null]})),
+        },
+    )
+    .unwrap();
+    assert_eq!(ev["type"], "track");
+    assert_eq!(ev["event"], "Signed Up");
+    assert_eq!(
+        ev["properties"],
+        json!({"plan": "pro", "seats": 3, "ratio": 0.25, "tags": ["a", null]})
+    );
+    assert_eq!(ev["anonymousId"], "a1b2c3d4-0000-4000-8000-000000000000");
+    assert_eq!(ev["timestamp"], "2026-11-23T05:24:08.123Z");
+    assert!(is_uuid(ev["messageId"].as_str().unwrap()));
+    assert_eq!(
+        ev["context"]["library"],
+        json!({"name": "sillage", "version": env!("CARGO_PKG_VERSION")})
+    );
+    assert_eq!(
+        ev["context"]["page"],
+        json!({"path": "/trail", "referrer": "https://www.google.com/", "search": "?utm_source=x",
+               "title": "Trail shoes", "url": "https://shop.example/trail?utm_source=x"})
+    );
+    assert!(ev.get("userId").is_none());
+}
+
+#[test]
+fn page_event_merges_page_fields_and_lifts_the_name() {
+    let mut t = Tracker::new("x".into(), None);
+    let ev = record(
+        &mut t,
+        Call::Page {
+            properties: j(json!({"name": "Pricing", "path": "/override"})),
+        },
+    )
+    .unwrap();
+    assert_eq!(ev["type"], "page");
+    assert_eq!(ev["name"], "Pricing");
+    assert_eq!(ev["properties"]["path"], "/override");
+    assert_eq!(ev["properties"]["title"], "Trail shoes");
+    let ev = record(
+        &mut t,
+        Call::Page {
+            properties: Json::Null,
+        },
+    )
+    .unwrap();
+    assert!(ev.get("name").is_none());
+    assert_eq!(
+        ev["properties"]["url"],
+        "https://shop.example/trail?utm_source=x"
+    );
+}
+
+#[test]
+fn identify_sets_the_user_for_later_events() {
+    let mut t = Tracker::new("x".into(), None);
+    let ev = record(
+        &mut t,
+        Call::Identify {
+            user_id: j(json!("u-42")),
+            traits: j(json!({"plan": "pro"})),
+        },
+    )
+    .unwrap();
+    assert_eq!(ev["type"], "identify");
+    assert_eq!(ev["userId"], "u-42");
+    assert_eq!(ev["traits"], json!({"plan": "pro"}));
+    let ev = record(
+        &mut t,
+        Call::Track {
+            event: j(json!("Next")),
+            properties: Json::Null,
+        },
+    )
+    .unwrap();
+    assert_eq!(ev["userId"], "u-42");
+    assert_eq!(ev["properties"], json!({}));
+}
+
+#[test]
+fn bad_arguments_are_named_and_record_nothing() {
+    let cases: &[(Call, &str)] = &[
+        (
+            Call::Track {
+                event: j(json!("")),
+                properties: Json::Null,
+            },
+            "track.event: must be a non-empty string of at most 200 characters",
+        ),
+        (
+            Call::Track {
+                event: j(json!(42)),
+                properties: Json::Null,
+            },
+            "track.event: must be a non-empty string of at most 200 characters",
+        ),
+        (
+            Call::Track {
+                event: j(json!("x".repeat(201))),
+                properties: Json::Null,
+            },
+            "track.event: must be a non-empty string of at most 200 characters",
+        ),
+        (
+            Call::Track {
+                event: j(json!("Ok")),
+                properties: j(json!([1])),
+            },
+            "track.properties: must be an object, not array",
+        ),
+        (
+            Call::Page {
+                properties: j(json!("home")),
+            },
+            "page.properties: must be an object, not string",
+        ),
+        (
+            Call::Identify {
+                user_id: j(json!(7)),
+                traits: Json::Null,
+            },
+            "identify.userId: must be a non-empty string of at most 200 characters, or null",
+        ),
+        (
+            Call::Identify {
+                user_id: Json::Null,
+                traits: j(json!(true)),
+            },
+            "identify.traits: must be an object, not boolean",
+        ),
+    ];
+    for (call, want) in cases {
+        let mut t = Tracker::new("x".into(), None);
+        assert_eq!(record(&mut t, call.clone()).unwrap_err(), *want);
+        assert_eq!(t.batcher.unacknowledged(), 0, "{want}");
+    }
+}
+
+#[test]
+fn uuids_are_version_4() {
+    let id = uuid_v4([0xff; 16]);
+    assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+    assert!(is_uuid(&id));
+    assert!(is_uuid(&uuid_v4([0; 16])));
+    for bad in [
+        "",
+        "not-a-uuid",
+        "FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF",
+        "ffffffffffff-4fff-bfff-ffffffffffff0000",
+    ] {
+        assert!(!is_uuid(bad), "{bad}");
+    }
+}
+
+#[test]
+fn the_json_writer_round_trips_through_serde_json() {
+    let v = json!({"s": "quote \" backslash \\ newline \n tab \t ctrl \u{1} é 😀", "n": -12, "f": 1.5e-7,
+                   "big": 1e21, "a": [true, false, null, {}], "o": {"k": []}});
+    let mut out = String::new();
+    sillage::core::json::write(&j(v.clone()), &mut out, &|n, o| o.push_str(&n.to_string()));
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), v);
+    let mut out = String::new();
+    sillage::core::json::write(&Json::Num(f64::NAN), &mut out, &|_, _| unreachable!());
+    assert_eq!(out, "null");
+}
