@@ -1,5 +1,6 @@
 //! Native integration tests: one binary, one module per feature. Each module
 //! has a small `check`-style helper and data tables, so a case is one line.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod batch;
 mod config;
