@@ -190,3 +190,41 @@ async fn forget_erases_the_visitor_from_the_device() {
         Some(after.as_str())
     );
 }
+
+#[wasm_bindgen_test]
+fn large_numbers_survive_the_wasm_json_writer() {
+    // usize is 32 bits in the wasm: epoch milliseconds must not be cut.
+    reload(true);
+    let props = js_sys::JSON::parse(
+        r#"{"ms": 1795411448123, "neg": -5000000000000000, "f": 0.1, "e": 1e21}"#,
+    )
+    .unwrap();
+    web::track("Big".into(), props);
+    let ev = events().pop().unwrap();
+    assert_eq!(
+        ev["properties"],
+        serde_json::json!({"ms": 1795411448123u64, "neg": -5000000000000000i64, "f": 0.1, "e": 1e21})
+    );
+}
+
+#[wasm_bindgen_test]
+async fn stored_events_survive_a_reload_and_the_sender_takes_them_over() {
+    reload(true);
+    web::track("Before Reload 1".into(), JsValue::UNDEFINED);
+    web::track("Before Reload 2".into(), JsValue::UNDEFINED);
+    reload(false);
+    let p = Promise::new(&mut |resolve, _| web::ready(resolve.into()));
+    web::boot(obj(&[("config", obj(&[("version", 1.into())]))]));
+    JsFuture::from(p).await.unwrap();
+    sleep(50).await; // the Web Lock is granted asynchronously
+    let names: Vec<String> = events()
+        .iter()
+        .filter_map(|e| e["event"].as_str().map(String::from))
+        .collect();
+    assert_eq!(names, ["Before Reload 1", "Before Reload 2"]);
+    assert_eq!(
+        storage().get_item("sillage.dropped").unwrap(),
+        None,
+        "nothing was dropped"
+    );
+}

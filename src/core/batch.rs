@@ -124,6 +124,8 @@ pub struct Batcher {
     flush_requested: bool,
     online: bool,
     reports: VecDeque<Report>,
+    context: Option<String>,
+    beaconed: Vec<Pending>,
 }
 
 impl Batcher {
@@ -142,6 +144,8 @@ impl Batcher {
             flush_requested: false,
             online: true,
             reports: VecDeque::new(),
+            context: None,
+            beaconed: Vec::new(),
         }
     }
 
@@ -159,6 +163,53 @@ impl Batcher {
             json,
             at: now,
         });
+    }
+
+    /// Forgets every event (not the config): the tab stopped being the sender
+    /// and the events live on in storage for the next one.
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.queue_bytes = 0;
+        self.ready.clear();
+        self.in_flight = None;
+        self.retry_at = None;
+        self.attempt = 0;
+        self.flush_requested = false;
+        self.beaconed.clear();
+    }
+
+    /// Sets a batch-level `context` object (JSON text) added to every body
+    /// from now on: Segment's batch API merges it into each event. The outbox
+    /// uses it for `context.sillage.dropped` and `context.sillage.storage`.
+    pub fn set_batch_context(&mut self, context: Option<String>) {
+        self.context = context;
+    }
+
+    /// Removes waiting (not in flight) events by messageId; returns the ids
+    /// found.
+    pub fn remove_waiting(&mut self, ids: &std::collections::HashSet<&str>) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut keep = |p: &Pending| {
+            let hit = ids.contains(p.message_id.as_str());
+            if hit {
+                found.push(p.message_id.clone());
+            }
+            !hit
+        };
+        let before: usize = self.queue.iter().map(|p| p.json.len() + 1).sum();
+        self.queue.retain(|p| keep(p));
+        let after: usize = self.queue.iter().map(|p| p.json.len() + 1).sum();
+        self.queue_bytes -= before - after;
+        for f in self.ready.iter_mut() {
+            f.events.retain(|p| keep(p));
+        }
+        self.ready.retain(|f| !f.events.is_empty());
+        found
+    }
+
+    /// The events handed to beacons by the last [`Batcher::on_hidden`].
+    pub fn take_beaconed(&mut self) -> Vec<Pending> {
+        std::mem::take(&mut self.beaconed)
     }
 
     /// Asks for everything waiting to be sent without waiting for `flushMs`.
@@ -240,6 +291,10 @@ impl Batcher {
         body.push_str("],\"sentAt\":\"");
         body.push_str(&iso8601(now));
         body.push('"');
+        if let Some(c) = &self.context {
+            body.push_str(",\"context\":");
+            body.push_str(c);
+        }
         if let Some(k) = &self.write_key {
             body.push_str(",\"writeKey\":");
             push_str_literal(&mut body, k);
@@ -372,6 +427,7 @@ impl Batcher {
     /// event not in flight as beacon bodies of at most `maxBytes` each.
     /// The request in flight (sent with `keepalive`) is left to finish.
     pub fn on_hidden(&mut self, now: Millis) -> Vec<Transmit> {
+        self.beaconed.clear();
         let mut bodies = Vec::new();
         while let Some(formed) = self.ready.pop_front() {
             for chunk in self.chunks(formed.events) {
@@ -408,10 +464,12 @@ impl Batcher {
     fn beacon(&mut self, events: Vec<Pending>, now: Millis) -> Transmit {
         let batch_id = self.next_id;
         self.next_id += 1;
-        Transmit {
+        let t = Transmit {
             batch_id,
             body: self.body(&events, now),
-            message_ids: events.into_iter().map(|e| e.message_id).collect(),
-        }
+            message_ids: events.iter().map(|e| e.message_id.clone()).collect(),
+        };
+        self.beaconed.extend(events);
+        t
     }
 }

@@ -10,6 +10,7 @@
 use crate::core::batch::BatchConfig;
 use crate::core::diag::{key_path, Diagnostic};
 use crate::core::json::Json;
+use crate::core::outbox::Caps;
 
 /// The parsed config.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,11 +28,14 @@ pub struct CollectorConfig {
     pub write_key: Option<String>,
     /// Batching thresholds.
     pub batch: BatchConfig,
+    /// Caps of the durable queue.
+    pub queue: Caps,
 }
 
 const TOP_KEYS: &[&str] = &["$schema", "version", "collector"];
-const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch"];
+const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch", "queue"];
 const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
+const QUEUE_KEYS: &[&str] = &["maxEvents", "maxBytes", "maxAgeDays"];
 
 fn check_keys(obj: &[(String, Json)], path: &str, known: &[&str], out: &mut Vec<Diagnostic>) {
     for (k, _) in obj {
@@ -119,10 +123,45 @@ fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfi
         }
         Some(other) => out.push(type_error("collector.batch", "an object", other)),
     }
+    let mut queue = Caps::default();
+    match v.get("queue") {
+        None => {}
+        Some(q @ Json::Obj(entries)) => {
+            let qp = "collector.queue";
+            check_keys(entries, qp, QUEUE_KEYS, out);
+            let d = Caps::default();
+            queue.max_events = number_in(
+                q,
+                qp,
+                "maxEvents",
+                (1.0, 100_000.0),
+                d.max_events as f64,
+                out,
+            ) as usize;
+            queue.max_bytes = number_in(
+                q,
+                qp,
+                "maxBytes",
+                (10_000.0, 4_000_000.0),
+                d.max_bytes as f64,
+                out,
+            ) as usize;
+            queue.max_age_ms = number_in(
+                q,
+                qp,
+                "maxAgeDays",
+                (1.0, 90.0),
+                d.max_age_ms / 86_400_000.0,
+                out,
+            ) * 86_400_000.0;
+        }
+        Some(other) => out.push(type_error("collector.queue", "an object", other)),
+    }
     Some(CollectorConfig {
         url,
         write_key,
         batch,
+        queue,
     })
 }
 

@@ -81,7 +81,14 @@ pub fn index_path(parent: &str, i: usize) -> String {
 }
 
 /// Appends the decimal digits of `n` (no `core::fmt`).
-pub fn push_usize(s: &mut String, mut n: usize) {
+pub fn push_usize(s: &mut String, n: usize) {
+    push_u64(s, n as u64);
+}
+
+/// Appends the decimal digits of `n` (no `core::fmt`). Use this, not
+/// [`push_usize`], for anything that may exceed 2^32: `usize` is 32 bits in
+/// the wasm (epoch milliseconds are not).
+pub fn push_u64(s: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {

@@ -276,7 +276,7 @@ pub fn write(value: &Json, out: &mut String, float: &dyn Fn(f64, &mut String)) {
             if *n < 0.0 {
                 out.push('-');
             }
-            crate::core::diag::push_usize(out, n.abs() as usize);
+            crate::core::diag::push_u64(out, n.abs() as u64);
         }
         Json::Num(n) => float(*n, out),
         Json::Str(s) => push_str_literal(out, s),

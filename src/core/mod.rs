@@ -8,5 +8,6 @@ pub mod config;
 pub mod diag;
 pub mod event;
 pub mod json;
+pub mod outbox;
 pub mod time;
 pub mod tracker;

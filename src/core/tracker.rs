@@ -1,14 +1,15 @@
 //! The tracker ties identity, event building and the batcher together.
 //!
 //! It is still sans-IO: the shell passes `now`, 16 random bytes per event and a
-//! [`JsonEncoder`] (the browser's `JSON.stringify` in the wasm, serde_json in
-//! native tests), and drives the [`Batcher`] it exposes.
+//! [`JsonEncoder`] (the core's writer with the browser's number formatting in
+//! the wasm), and drives the [`Outbox`] it exposes.
 
-use crate::core::batch::{BatchConfig, Batcher, Transmit};
+use crate::core::batch::{BatchConfig, Batcher, Outcome, Transmit};
 use crate::core::config::{CollectorConfig, Config};
 use crate::core::diag::Diagnostic;
 use crate::core::event::{build, uuid_v4, Call, Identity, PageContext};
 use crate::core::json::Json;
+use crate::core::outbox::{Caps, Durability, Outbox};
 use crate::core::time::Millis;
 
 /// Turns a value into JSON text. The wasm uses `JSON.stringify`, so no JSON
@@ -23,20 +24,26 @@ pub trait JsonEncoder {
 pub struct Tracker {
     identity: Identity,
     collector: Option<CollectorConfig>,
-    /// The batching state machine; the shell drives it.
-    pub batcher: Batcher,
+    /// The durable outbox (batcher, storage ops, caps, multi-tab leases); the
+    /// shell drives it.
+    pub outbox: Outbox,
 }
 
 impl Tracker {
-    /// A tracker for a visitor known by `anonymous_id` (and maybe `user_id`).
-    pub fn new(anonymous_id: String, user_id: Option<String>) -> Tracker {
+    /// A tracker for a visitor known by `anonymous_id` (and maybe `user_id`),
+    /// keeping its events as `durability` allows.
+    pub fn new(anonymous_id: String, user_id: Option<String>, durability: Durability) -> Tracker {
         Tracker {
             identity: Identity {
                 anonymous_id,
                 user_id,
             },
             collector: None,
-            batcher: Batcher::new(BatchConfig::default(), None),
+            outbox: Outbox::new(
+                Batcher::new(BatchConfig::default(), None),
+                Caps::default(),
+                durability,
+            ),
         }
     }
 
@@ -44,8 +51,10 @@ impl Tracker {
     pub fn configure(&mut self, config: &Config) {
         self.collector = config.collector.clone();
         if let Some(c) = &self.collector {
-            self.batcher
+            self.outbox
+                .batcher
                 .reconfigure(c.batch.clone(), c.write_key.clone());
+            self.outbox.set_caps(c.queue.clone());
         }
     }
 
@@ -60,18 +69,24 @@ impl Tracker {
     }
 
     /// Starts over as a new anonymous visitor (after `forget()`), dropping
-    /// every event not yet sent.
+    /// every event not yet sent from memory. (The shell deletes the stored
+    /// ones.)
     pub fn reset(&mut self, anonymous_id: String) {
         self.identity = Identity {
             anonymous_id,
             user_id: None,
         };
-        let (cfg, key) = self
+        let (cfg, key, caps) = self
             .collector
             .as_ref()
-            .map(|c| (c.batch.clone(), c.write_key.clone()))
+            .map(|c| (c.batch.clone(), c.write_key.clone(), c.queue.clone()))
             .unwrap_or_default();
-        self.batcher = Batcher::new(cfg, key);
+        let sender = self.outbox.is_sender();
+        let durability = self.outbox.durability();
+        self.outbox = Outbox::new(Batcher::new(cfg, key), caps, durability);
+        if sender {
+            self.outbox.restore(&[], 0.0);
+        }
     }
 
     /// Records one call. Returns the new event's messageId, or a diagnostic
@@ -100,28 +115,33 @@ impl Tracker {
         }
         let message_id = uuid_v4(random);
         let event = build(call, &self.identity, page, message_id.clone(), now)?;
-        self.batcher
-            .push(message_id.clone(), encoder.encode(&event), now);
+        self.outbox
+            .record(message_id.clone(), encoder.encode(&event), now);
         Ok(message_id)
     }
 
     /// The batch to send now, if there is a collector and one is due.
     pub fn poll_transmit(&mut self, now: Millis) -> Option<Transmit> {
         self.collector.as_ref()?;
-        self.batcher.poll_transmit(now)
+        self.outbox.poll_transmit(now)
     }
 
-    /// When to call [`Tracker::poll_transmit`] next (see [`Batcher::poll_timeout`]).
+    /// Feeds back a response (see [`Outbox::handle_response`]).
+    pub fn handle_response(&mut self, batch_id: u64, outcome: Outcome, now: Millis, jitter: f64) {
+        self.outbox.handle_response(batch_id, outcome, now, jitter);
+    }
+
+    /// When to call [`Tracker::poll_transmit`] next (see [`Outbox::poll_timeout`]).
     pub fn poll_timeout(&self) -> Option<Millis> {
         self.collector.as_ref()?;
-        self.batcher.poll_timeout()
+        self.outbox.poll_timeout()
     }
 
-    /// Beacon bodies for page hide (see [`Batcher::on_hidden`]).
+    /// Beacon bodies for page hide (see [`Outbox::on_hidden`]).
     pub fn on_hidden(&mut self, now: Millis) -> Vec<Transmit> {
         if self.collector.is_none() {
             return Vec::new();
         }
-        self.batcher.on_hidden(now)
+        self.outbox.on_hidden(now)
     }
 }

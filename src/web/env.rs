@@ -96,10 +96,41 @@ impl Store {
         store
     }
 
-    fn warn_memory(&self) {
+    pub fn warn_memory(&self) {
         if !self.warned.replace(true) {
             warn("localStorage is unavailable; keeping state in memory for this page only");
         }
+    }
+
+    /// Whether values survive a reload and are shared with other tabs.
+    pub fn durable(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// Writes a value to durable storage; `false` if storage refused it
+    /// (quota, blocked) or there is none.
+    pub fn try_set(&self, key: &str, value: &str) -> bool {
+        self.local
+            .as_ref()
+            .is_some_and(|s| s.set_item(key, value).is_ok())
+    }
+
+    /// Every stored `(key, value)` whose key starts with `prefix`.
+    pub fn entries(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(s) = &self.local {
+            let n = s.length().unwrap_or(0);
+            for i in 0..n {
+                if let Ok(Some(k)) = s.key(i) {
+                    if k.starts_with(prefix) {
+                        if let Ok(Some(v)) = s.get_item(&k) {
+                            out.push((k, v));
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Reads a value.
@@ -237,11 +268,15 @@ pub fn clear_timeout(handle: i32) {
     }
 }
 
-fn add_listener(target: &web_sys::EventTarget, name: &str, f: impl FnMut() + 'static) {
-    let cb = Closure::<dyn FnMut()>::new(f);
+fn add_listener(target: &web_sys::EventTarget, name: &str, f: impl FnMut(JsValue) + 'static) {
+    let cb = Closure::<dyn FnMut(JsValue)>::new(f);
     let _ = target.add_event_listener_with_callback(name, cb.as_ref().unchecked_ref());
     // Page-lifetime listeners: never removed, so the closure lives as long as the page.
     cb.forget();
+}
+
+fn field(e: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(e, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Installs the page-lifetime listeners (once): hide/unload, online/offline.
@@ -254,13 +289,27 @@ pub fn listen() {
     };
     if let Some(doc) = w.document() {
         let d = doc.clone();
-        add_listener(&doc, "visibilitychange", move || {
+        add_listener(&doc, "visibilitychange", move |_| {
             if d.visibility_state() == VisibilityState::Hidden {
                 super::on_hidden();
             }
         });
     }
-    add_listener(&w, "pagehide", super::on_hidden);
-    add_listener(&w, "online", || super::on_network(true));
-    add_listener(&w, "offline", || super::on_network(false));
+    add_listener(&w, "pagehide", |_| {
+        super::on_hidden();
+        super::tabs::step_down();
+    });
+    add_listener(&w, "pageshow", |e| {
+        if field(&e, "persisted").is_truthy() {
+            super::tabs::elect();
+        }
+    });
+    add_listener(&w, "storage", |e| {
+        super::tabs::on_storage(
+            field(&e, "key").as_string(),
+            field(&e, "newValue").as_string(),
+        );
+    });
+    add_listener(&w, "online", |_| super::on_network(true));
+    add_listener(&w, "offline", |_| super::on_network(false));
 }

@@ -15,6 +15,7 @@
 mod convert;
 mod env;
 mod net;
+mod tabs;
 
 use std::cell::RefCell;
 
@@ -25,6 +26,7 @@ use crate::core::config;
 use crate::core::diag::Diagnostic;
 use crate::core::event::{is_uuid, uuid_v4, Call};
 use crate::core::json::Json;
+use crate::core::outbox::{decode_record, Durability, EVENT_PREFIX, PREFIX};
 use crate::core::tracker::Tracker;
 
 use env::Store;
@@ -82,8 +84,13 @@ impl Shell {
             }
         };
         let user_id = store.get(USER_ID_KEY).filter(|u| !u.is_empty());
+        let durability = if store.durable() {
+            Durability::Storage
+        } else {
+            Durability::Memory
+        };
         Shell {
-            tracker: Tracker::new(anonymous_id, user_id),
+            tracker: Tracker::new(anonymous_id, user_id, durability),
             store,
             phase: Phase::Idle,
             ready_callbacks: Vec::new(),
@@ -101,6 +108,7 @@ impl Shell {
         if let Err(d) = result {
             env::warn_diag(&d);
         }
+        tabs::apply_ops(self);
     }
 }
 
@@ -147,18 +155,23 @@ pub(crate) fn pump() {
             sends.push(t);
         }
         let url = s.tracker.collector_url().map(str::to_string);
+        tabs::apply_ops(s);
+        let b = &s.tracker.outbox.batcher;
         let settle = s.phase == Phase::Ready
             && (url.is_none()
-                || s.tracker.batcher.unacknowledged() == 0
-                || (s.tracker.batcher.retrying() && !s.tracker.batcher.in_flight()));
+                || !s.tracker.outbox.is_sender()
+                || b.unacknowledged() == 0
+                || (b.retrying() && !b.in_flight()));
         let waiters = if settle {
             std::mem::take(&mut s.flush_waiters)
         } else {
             Vec::new()
         };
-        let delivered = url.is_some() && s.tracker.batcher.unacknowledged() == 0;
+        let delivered = url.is_some()
+            && s.tracker.outbox.is_sender()
+            && s.tracker.outbox.batcher.unacknowledged() == 0;
         arm_timer(s, now);
-        while let Some(report) = s.tracker.batcher.poll_report() {
+        while let Some(report) = s.tracker.outbox.poll_report() {
             env::report(&report);
         }
         (sends, url, (waiters, delivered))
@@ -205,7 +218,9 @@ pub(crate) fn on_hidden() {
     let now = env::now();
     let Some((url, bodies)) = with(|s| {
         let url = s.tracker.collector_url()?.to_string();
-        Some((url, s.tracker.on_hidden(now)))
+        let bodies = s.tracker.on_hidden(now);
+        tabs::apply_ops(s);
+        Some((url, bodies))
     })
     .flatten() else {
         return;
@@ -217,7 +232,7 @@ pub(crate) fn on_hidden() {
 
 /// Called on the `online`/`offline` events.
 pub(crate) fn on_network(online: bool) {
-    with(|s| s.tracker.batcher.set_online(online));
+    with(|s| s.tracker.outbox.batcher.set_online(online));
     pump();
 }
 
@@ -239,7 +254,8 @@ pub fn boot(options: JsValue) {
         return;
     }
     env::listen();
-    with(|s| s.tracker.batcher.set_online(env::online()));
+    with(|s| s.tracker.outbox.batcher.set_online(env::online()));
+    tabs::elect();
     record_js(|| {
         Ok(Call::Page {
             properties: Json::Null,
@@ -438,19 +454,22 @@ pub fn flush() -> Promise {
     let mut waiter = None;
     let promise = Promise::new(&mut |resolve, _reject| waiter = Some(resolve));
     with(|s| {
-        s.tracker.batcher.flush();
+        s.tracker.outbox.batcher.flush();
         s.flush_waiters.extend(waiter.take());
     });
     pump();
     promise
 }
 
-/// `sillage.forget()`: erases this visitor from the device: the anonymous and
-/// user ids in storage and every event not yet sent. A new anonymous id is
-/// used from then on. Resolves to `true`.
+/// `sillage.forget()`: erases this visitor from the device: everything
+/// Sillage stored (ids, events not yet sent, leases) and what this tab holds
+/// in memory. A new anonymous id is used from then on. Resolves to `true`.
 #[wasm_bindgen]
 pub fn forget() -> Promise {
     with(|s| {
+        for (key, _) in s.store.entries(PREFIX) {
+            s.store.remove(&key);
+        }
         s.store.remove(ANONYMOUS_ID_KEY);
         s.store.remove(USER_ID_KEY);
         let id = uuid_v4(env::random_bytes());
@@ -464,18 +483,29 @@ pub fn forget() -> Promise {
 }
 
 /// Test support: the current anonymous id and the JSON text of every event
-/// not yet acknowledged, oldest first. Not exported to JavaScript.
+/// not yet acknowledged (in storage, or in memory without storage), oldest
+/// first. Not exported to JavaScript.
 #[doc(hidden)]
 pub fn debug_state() -> (String, Vec<String>) {
     with(|s| {
-        (
-            s.tracker.identity().anonymous_id.clone(),
+        let events = if s.tracker.outbox.durability() == Durability::Storage {
+            let mut stored: Vec<(f64, u64, String)> = s
+                .store
+                .entries(EVENT_PREFIX)
+                .iter()
+                .filter_map(|(_, v)| decode_record(v).map(|(at, seq, j)| (at, seq, j.to_string())))
+                .collect();
+            stored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            stored.into_iter().map(|(_, _, j)| j).collect()
+        } else {
             s.tracker
+                .outbox
                 .batcher
                 .pending()
                 .map(|p| p.json.clone())
-                .collect(),
-        )
+                .collect()
+        };
+        (s.tracker.identity().anonymous_id.clone(), events)
     })
     .unwrap_or_default()
 }
@@ -483,6 +513,7 @@ pub fn debug_state() -> (String, Vec<String>) {
 /// Test support: drops the shell state, as a page reload would.
 #[doc(hidden)]
 pub fn debug_reset() {
+    tabs::step_down();
     SHELL.with(|cell| {
         if let Ok(mut g) = cell.try_borrow_mut() {
             if let Some(s) = g.take() {

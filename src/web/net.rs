@@ -50,8 +50,8 @@ pub fn send(url: &str, t: Transmit) {
     let done = move |outcome: Outcome| {
         super::with(|s| {
             s.tracker
-                .batcher
-                .handle_response(id, outcome, env::now(), env::jitter())
+                .handle_response(id, outcome, env::now(), env::jitter());
+            super::tabs::apply_ops(s);
         });
         super::pump();
     };

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 use sillage::core::event::{is_uuid, uuid_v4, Call, PageContext};
 use sillage::core::json::Json;
+use sillage::core::outbox::Durability;
 use sillage::core::tracker::{JsonEncoder, Tracker};
 
 /// Encodes with the core's own writer, as the wasm does (floats via Rust here).
@@ -30,15 +31,21 @@ fn j(v: Value) -> Json {
 }
 
 fn record(t: &mut Tracker, call: Call) -> Result<Value, String> {
-    t.record(call, &page(), 1_795_411_448_123.0, [7; 16], &Enc)
+    static N: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    let random = [N.fetch_add(1, std::sync::atomic::Ordering::Relaxed); 16];
+    t.record(call, &page(), 1_795_411_448_123.0, random, &Enc)
         .map_err(|d| d.render())?;
-    let last = t.batcher.pending().last().unwrap().json.clone();
+    let last = t.outbox.batcher.pending().last().unwrap().json.clone();
     Ok(serde_json::from_str(&last).expect("the core writes valid JSON"))
 }
 
 #[test]
 fn track_event_has_the_segment_shape() {
-    let mut t = Tracker::new("a1b2c3d4-0000-4000-8000-000000000000".into(), None);
+    let mut t = Tracker::new(
+        "a1b2c3d4-0000-4000-8000-000000000000".into(),
+        None,
+        Durability::Memory,
+    );
     let ev = record(
         &mut t,
         Call::Track {
@@ -70,7 +77,7 @@ fn track_event_has_the_segment_shape() {
 
 #[test]
 fn page_event_merges_page_fields_and_lifts_the_name() {
-    let mut t = Tracker::new("x".into(), None);
+    let mut t = Tracker::new("x".into(), None, Durability::Memory);
     let ev = record(
         &mut t,
         Call::Page {
@@ -98,7 +105,7 @@ fn page_event_merges_page_fields_and_lifts_the_name() {
 
 #[test]
 fn identify_sets_the_user_for_later_events() {
-    let mut t = Tracker::new("x".into(), None);
+    let mut t = Tracker::new("x".into(), None, Durability::Memory);
     let ev = record(
         &mut t,
         Call::Identify {
@@ -175,9 +182,9 @@ fn bad_arguments_are_named_and_record_nothing() {
         ),
     ];
     for (call, want) in cases {
-        let mut t = Tracker::new("x".into(), None);
+        let mut t = Tracker::new("x".into(), None, Durability::Memory);
         assert_eq!(record(&mut t, call.clone()).unwrap_err(), *want);
-        assert_eq!(t.batcher.unacknowledged(), 0, "{want}");
+        assert_eq!(t.outbox.batcher.unacknowledged(), 0, "{want}");
     }
 }
 

@@ -5,3 +5,4 @@
 mod batch;
 mod config;
 mod events;
+mod outbox;
