@@ -187,10 +187,10 @@ impl Batcher {
 
     /// Removes waiting (not in flight) events by messageId; returns the ids
     /// found.
-    pub fn remove_waiting(&mut self, ids: &std::collections::HashSet<&str>) -> Vec<String> {
+    pub fn remove_waiting(&mut self, ids: &[String]) -> Vec<String> {
         let mut found = Vec::new();
         let mut keep = |p: &Pending| {
-            let hit = ids.contains(p.message_id.as_str());
+            let hit = ids.contains(&p.message_id);
             if hit {
                 found.push(p.message_id.clone());
             }

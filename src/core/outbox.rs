@@ -21,7 +21,7 @@
 //! until its grace period passed: delivery is at least once, never
 //! concurrently twice.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::core::batch::{Batcher, Outcome, Report, Transmit};
 use crate::core::diag::push_u64;
@@ -117,7 +117,7 @@ pub struct Outbox {
     durability: Durability,
     sender: bool,
     /// Events this tab's batcher holds (or held back by a lease), by id.
-    known: HashSet<String>,
+    known: IdSet,
     /// Events held back until a lease expires: (until, id, json, at).
     held: Vec<(Millis, String, String, Millis)>,
     leases: Vec<Lease>,
@@ -131,6 +131,35 @@ pub struct Outbox {
     sizes: VecDeque<(String, usize, Millis)>,
     bytes: usize,
     seq: u64,
+}
+
+/// A set of messageIds: a sorted `Vec`, much smaller in the wasm than a hash
+/// or B-tree set, and fast enough for the few thousand ids an outbox holds.
+#[derive(Debug, Default)]
+struct IdSet(Vec<String>);
+
+impl IdSet {
+    fn contains(&self, id: &str) -> bool {
+        self.0.binary_search_by(|x| x.as_str().cmp(id)).is_ok()
+    }
+    /// Inserts `id`; `false` if it was there already.
+    fn insert(&mut self, id: &str) -> bool {
+        match self.0.binary_search_by(|x| x.as_str().cmp(id)) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, id.to_string());
+                true
+            }
+        }
+    }
+    fn remove(&mut self, id: &str) {
+        if let Ok(i) = self.0.binary_search_by(|x| x.as_str().cmp(id)) {
+            self.0.remove(i);
+        }
+    }
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 fn event_key(id: &str) -> String {
@@ -191,7 +220,7 @@ impl Outbox {
             caps,
             durability,
             sender: durability == Durability::Memory,
-            known: HashSet::new(),
+            known: IdSet::default(),
             held: Vec::new(),
             leases: Vec::new(),
             in_flight_ids: Vec::new(),
@@ -290,7 +319,7 @@ impl Outbox {
     }
 
     fn take(&mut self, id: String, json: String, at: Millis) {
-        if !self.known.insert(id.clone()) {
+        if !self.known.insert(&id) {
             return;
         }
         self.bytes += json.len();
@@ -301,7 +330,7 @@ impl Outbox {
     /// Drops the oldest events beyond the caps (count, bytes, age). An event
     /// in flight is never dropped: the caps wait for its outcome.
     fn enforce_caps(&mut self, now: Millis) {
-        let mut gone = HashSet::new();
+        let mut gone: Vec<String> = Vec::new();
         while let Some((id, len, at)) = self.sizes.front() {
             let over = self.sizes.len() > self.caps.max_events
                 || self.bytes > self.caps.max_bytes
@@ -310,15 +339,14 @@ impl Outbox {
                 break;
             }
             self.bytes -= len;
-            gone.insert(id.clone());
+            gone.push(id.clone());
             self.sizes.pop_front();
         }
         if gone.is_empty() {
             return;
         }
-        let set: HashSet<&str> = gone.iter().map(String::as_str).collect();
-        self.batcher.remove_waiting(&set);
-        self.held.retain(|(_, id, _, _)| !set.contains(id.as_str()));
+        self.batcher.remove_waiting(&gone);
+        self.held.retain(|(_, id, _, _)| !gone.contains(id));
         for id in &gone {
             self.known.remove(id);
             self.delete(event_key(id));
@@ -366,7 +394,7 @@ impl Outbox {
             }
         }
         // Oldest first, so leftovers go out before new events.
-        events.sort_by(|a, b| {
+        events.sort_unstable_by(|a, b| {
             a.0.total_cmp(&b.0)
                 .then(a.1.cmp(&b.1))
                 .then_with(|| a.2.cmp(&b.2))
@@ -388,7 +416,7 @@ impl Outbox {
                 .map(|l| l.until);
             match lease {
                 Some(until) => {
-                    self.known.insert(id.clone());
+                    self.known.insert(&id);
                     self.bytes += json.len();
                     self.sizes.push_back((id.clone(), json.len(), at));
                     self.held.push((until, id, json, at));
@@ -499,16 +527,15 @@ impl Outbox {
         let ids = std::mem::take(&mut self.in_flight_ids);
         self.batcher.handle_response(batch_id, outcome, now, jitter);
         let settled = self.batcher.unacknowledged() < before;
-        let set: HashSet<&str> = ids.iter().map(String::as_str).collect();
         self.leases
-            .retain(|l| !l.ids.iter().any(|i| set.contains(i.as_str())));
+            .retain(|l| !l.ids.iter().any(|i| ids.contains(i)));
         if settled {
             // Acknowledged, or refused for good: either way, gone.
             for id in &ids {
                 self.known.remove(id);
                 self.delete(event_key(id));
             }
-            self.sizes.retain(|(id, ..)| !set.contains(id.as_str()));
+            self.sizes.retain(|(id, ..)| !ids.contains(id));
             self.bytes = self.sizes.iter().map(|(_, l, _)| l).sum();
             let ok = matches!(
                 outcome,
@@ -568,9 +595,8 @@ impl Outbox {
         if ids.is_empty() {
             return beacons;
         }
-        let set: HashSet<&str> = ids.iter().map(String::as_str).collect();
         for p in self.batcher.take_beaconed() {
-            if set.contains(p.message_id.as_str()) {
+            if ids.contains(&p.message_id) {
                 self.held.push((until, p.message_id, p.json, p.at));
             }
         }
