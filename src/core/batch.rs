@@ -426,8 +426,13 @@ impl Batcher {
     /// The page is being hidden and may never come back: hands over every
     /// event not in flight as beacon bodies of at most `maxBytes` each.
     /// The request in flight (sent with `keepalive`) is left to finish.
+    /// Offline, nothing leaves: a beacon could not be delivered, and the
+    /// events stay queued (and stored) for the next sender.
     pub fn on_hidden(&mut self, now: Millis) -> Vec<Transmit> {
         self.beaconed.clear();
+        if !self.online {
+            return Vec::new();
+        }
         let mut bodies = Vec::new();
         while let Some(formed) = self.ready.pop_front() {
             for chunk in self.chunks(formed.events) {

@@ -68,6 +68,27 @@ impl Tracker {
         &self.identity
     }
 
+    /// Takes the identity another tab stored (tabs of a site share one
+    /// visitor: if two tabs started at once and each made an id, the last one
+    /// stored wins everywhere from the next event on).
+    /// A new anonymous id (another tab's, or after `forget()` in another tab)
+    /// brings its user id with it, or none.
+    pub fn sync_identity(&mut self, anonymous_id: Option<String>, user_id: Option<String>) {
+        match anonymous_id {
+            Some(a) if crate::core::event::is_uuid(&a) && a != self.identity.anonymous_id => {
+                self.identity = Identity {
+                    anonymous_id: a,
+                    user_id,
+                };
+            }
+            _ => {
+                if user_id.is_some() {
+                    self.identity.user_id = user_id;
+                }
+            }
+        }
+    }
+
     /// Starts over as a new anonymous visitor (after `forget()`), dropping
     /// every event not yet sent from memory. (The shell deletes the stored
     /// ones.)

@@ -100,6 +100,12 @@ impl Shell {
     }
 
     fn record(&mut self, call: Call) {
+        if self.store.durable() {
+            // One getItem each: cheap, and keeps all tabs on one visitor.
+            let stored = self.store.get(ANONYMOUS_ID_KEY);
+            let user = self.store.get(USER_ID_KEY).filter(|u| !u.is_empty());
+            self.tracker.sync_identity(stored, user);
+        }
         let now = env::now();
         let page = env::page_context();
         let result = self

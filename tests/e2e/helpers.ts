@@ -43,10 +43,10 @@ export async function anonymousId(page: Page): Promise<string> {
 }
 
 /** Waits until the collector stored `n` events for this visitor; returns their rows. */
-export async function storedRows(anon: string, n: number) {
+export async function storedRows(anon: string, n: number, timeout = 10_000) {
   await expect
     .poll(() => sql('SELECT count(*) AS n FROM events WHERE anonymous_id = ?', [anon])[0].n, {
-      timeout: 10_000,
+      timeout,
     })
     .toBe(n);
   return sql('SELECT * FROM events WHERE anonymous_id = ? ORDER BY rowid', [anon]);

@@ -402,3 +402,18 @@ proptest! {
         prop_assert!(requests <= next_id + 130, "{} requests for {} events", requests, next_id);
     }
 }
+
+#[test]
+fn hiding_while_offline_sends_nothing_and_keeps_everything() {
+    let mut b = Batcher::new(cfg(20, 60_000, 2_000.0), None);
+    push(&mut b, 1, 0.0);
+    b.set_online(false);
+    assert!(
+        b.on_hidden(1.0).is_empty(),
+        "a beacon cannot leave an offline device"
+    );
+    assert_eq!(b.unacknowledged(), 1);
+    b.set_online(true);
+    b.flush();
+    assert_eq!(ids(&b.poll_transmit(2.0).unwrap()), ["m1"]);
+}

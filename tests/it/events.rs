@@ -215,3 +215,27 @@ fn the_json_writer_round_trips_through_serde_json() {
     sillage::core::json::write(&Json::Num(f64::NAN), &mut out, &|_, _| unreachable!());
     assert_eq!(out, "null");
 }
+
+#[test]
+fn tabs_converge_on_the_stored_identity() {
+    let a = "11111111-1111-4111-8111-111111111111".to_string();
+    let b = "22222222-2222-4222-8222-222222222222".to_string();
+    let mut t = Tracker::new(a.clone(), None, Durability::Memory);
+    t.sync_identity(Some("garbage".into()), None);
+    assert_eq!(t.identity().anonymous_id, a, "unreadable ids are ignored");
+    t.sync_identity(Some(a.clone()), Some("u-1".into()));
+    assert_eq!(
+        t.identity().user_id.as_deref(),
+        Some("u-1"),
+        "identify in another tab"
+    );
+    t.sync_identity(Some(b.clone()), None);
+    assert_eq!(
+        (
+            t.identity().anonymous_id.as_str(),
+            t.identity().user_id.as_deref()
+        ),
+        (b.as_str(), None),
+        "forget() in another tab: a new visitor, without the old user id"
+    );
+}

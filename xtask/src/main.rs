@@ -577,6 +577,7 @@ impl Collector {
             .args([
                 "--addr",
                 "127.0.0.1:0",
+                "--faults",
                 "--www",
                 "www",
                 "--sdk",

@@ -1,0 +1,169 @@
+// Delivery that loses nothing, in Chromium against the real collector with
+// fault injection (`--faults`): outages, offline, unload, many tabs, blocked
+// storage, Retry-After.
+import { test, expect, type APIRequestContext, type Page } from '@playwright/test';
+import { anonymousId, sql, storedRows, watchErrors } from './helpers';
+
+async function fault(request: APIRequestContext, spec: object | null) {
+  const res = spec
+    ? await request.post('/v1/faults', { data: spec })
+    : await request.delete('/v1/faults');
+  expect(res.ok()).toBeTruthy();
+}
+
+async function stats(request: APIRequestContext) {
+  return (await request.get('/v1/stats')).json();
+}
+
+async function ready(page: Page) {
+  await page.evaluate(() => new Promise((r) => window['sillage'].ready(r)));
+}
+
+async function track(page: Page, n: number, prefix: string) {
+  await page.evaluate(
+    ([n, prefix]) => {
+      for (let i = 0; i < (n as number); i++) window['sillage'].track(`${prefix} ${i}`, { i });
+    },
+    [n, prefix] as const,
+  );
+}
+
+function countDistinct(anon: string) {
+  return sql('SELECT count(DISTINCT message_id) AS n, count(*) AS rows FROM events WHERE anonymous_id = ?', [anon])[0];
+}
+
+test.afterEach(async ({ request }) => {
+  await fault(request, null);
+});
+
+test('a 10 s outage: 101 events stored exactly once with at most 6 requests', async ({ page, request }) => {
+  test.setTimeout(60_000);
+  // The backoff's jitter comes from Math.random; pin it so the request count is
+  // deterministic (the jitter itself is covered by the native tests).
+  await page.addInitScript(() => { Math.random = () => 0.75; });
+  await fault(request, { status: 503, forMs: 10_000 });
+  const before = await stats(request);
+  const errors = watchErrors(page);
+  await page.goto('/test/delivery.html');
+  await ready(page);
+  const anon = await anonymousId(page);
+  await track(page, 101, 'Outage');
+  const rows = await storedRows(anon, 102, 30_000); // the page view + 101
+  expect(new Set(rows.map((r) => r.message_id)).size).toBe(102);
+  const after = await stats(request);
+  const requests = after.requests - before.requests;
+  console.log(`outage: ${requests} requests for 102 events (${after.faulted - before.faulted} refused by the outage)`);
+  expect(requests).toBeLessThanOrEqual(6);
+  expect(after.duplicates - before.duplicates).toBe(0);
+  expect(errors).toEqual([]);
+});
+
+test('offline, track, close the tab, reopen online: all delivered', async ({ context }) => {
+  const anchor = await context.newPage(); // keeps the browser context open meanwhile
+  const page = await context.newPage();
+  await page.goto('/test/delivery.html');
+  await ready(page);
+  const anon = await anonymousId(page);
+  await storedRows(anon, 1); // the page view went out while online
+  await context.setOffline(true);
+  await track(page, 5, 'Offline');
+  const closed = page.waitForEvent('close');
+  await page.close({ runBeforeUnload: true }); // runs pagehide, as closing a tab does
+  await closed;
+  await context.setOffline(false);
+  const again = await context.newPage();
+  await again.goto('/test/delivery.html');
+  // 1 + 5 + the second page view, each exactly once.
+  const rows = await storedRows(anon, 7, 15_000);
+  expect(rows.filter((r) => String(r.event).startsWith('Offline')).length).toBe(5);
+  await anchor.close();
+});
+
+test('track then navigate away at once: delivered by the beacon', async ({ page }) => {
+  await page.goto('/test/delivery.html');
+  await ready(page);
+  const anon = await anonymousId(page);
+  await page.evaluate(() => window['sillage'].track('Leaving Now'));
+  await page.goto('about:blank');
+  const t0 = Date.now();
+  await expect
+    .poll(() => sql("SELECT count(*) AS n FROM events WHERE anonymous_id = ? AND event = 'Leaving Now'", [anon])[0].n, {
+      timeout: 8_000,
+    })
+    .toBe(1);
+  // Well inside the 10 s beacon grace period: it was the beacon, not a re-send.
+  expect(Date.now() - t0).toBeLessThan(8_000);
+});
+
+test('two tabs tracking at once: no loss, no duplicate row, no event in two requests', async ({ context, request }) => {
+  test.setTimeout(60_000);
+  const before = await stats(request);
+  const a = await context.newPage();
+  const b = await context.newPage();
+  // A returning visitor: the first tab has stored the anonymousId before the
+  // second opens. (Two tabs of a brand-new visitor booting in the same
+  // milliseconds may each record their first page view under their own id
+  // before converging on the stored one; see the closing note of issue 4.)
+  await a.goto('/test/delivery.html');
+  await ready(a);
+  await anonymousId(a);
+  await b.goto('/test/delivery.html');
+  await ready(b);
+  const anon = await anonymousId(a);
+  expect(await anonymousId(b)).toBe(anon);
+  for (let round = 0; round < 5; round++) {
+    await Promise.all([track(a, 10, `A${round}`), track(b, 10, `B${round}`)]);
+    await a.waitForTimeout(100);
+  }
+  const rows = await storedRows(anon, 102, 30_000); // 2 page views + 100
+  expect(countDistinct(anon)).toEqual({ n: 102, rows: 102 });
+  expect(rows.filter((r) => String(r.event).startsWith('B')).length).toBe(50);
+  const after = await stats(request);
+  expect(after.duplicates - before.duplicates).toBe(0);
+});
+
+test('storage blocked: events still delivered from memory, the page works', async ({ page }) => {
+  await page.addInitScript(() => {
+    Object.defineProperty(window, 'localStorage', {
+      get() {
+        throw new DOMException('The operation is insecure.', 'SecurityError');
+      },
+    });
+  });
+  const errors = watchErrors(page);
+  const warnings: string[] = [];
+  page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+  await page.goto('/test/delivery.html');
+  await ready(page);
+  await page.evaluate(() => window['sillage'].track('From Memory', { ok: true }));
+  expect(await page.evaluate(() => window['sillage'].flush())).toBe(true);
+  const rows = sql("SELECT payload FROM events WHERE event = 'From Memory' ORDER BY rowid DESC LIMIT 1");
+  const ev = JSON.parse(rows[0].payload as string);
+  expect(ev.context.sillage.storage).toBe('memory');
+  expect(warnings.filter((w) => w.includes('localStorage is unavailable')).length).toBe(1);
+  await expect(page.locator('#title')).toHaveText('Delivery');
+  expect(errors).toEqual([]);
+});
+
+test('429 with Retry-After: 3 is honoured', async ({ page, request }) => {
+  const posts: number[] = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/v1/batch')) posts.push(Date.now());
+  });
+  await page.goto('/test/delivery.html');
+  await ready(page);
+  const anon = await anonymousId(page);
+  await storedRows(anon, 1);
+  posts.length = 0;
+  await fault(request, { status: 429, retryAfter: '3', forMs: 1_000 });
+  await page.evaluate(() => window['sillage'].track('Rate Limited'));
+  await page.evaluate(() => window['sillage'].flush());
+  await expect
+    .poll(() => sql("SELECT count(*) AS n FROM events WHERE anonymous_id = ? AND event = 'Rate Limited'", [anon])[0].n, {
+      timeout: 10_000,
+    })
+    .toBe(1);
+  expect(posts.length).toBe(2);
+  expect(posts[1] - posts[0]).toBeGreaterThanOrEqual(2_900);
+  expect(posts[1] - posts[0]).toBeLessThan(4_500);
+});
