@@ -228,3 +228,35 @@ async fn stored_events_survive_a_reload_and_the_sender_takes_them_over() {
         "nothing was dropped"
     );
 }
+
+#[wasm_bindgen_test]
+async fn without_web_locks_a_storage_lease_elects_the_sender() {
+    reload(true);
+    let nav = web_sys::window().unwrap().navigator();
+    let original = Reflect::get(&nav, &"locks".into()).unwrap();
+    let desc = obj(&[("value", JsValue::UNDEFINED), ("configurable", true.into())]);
+    js_sys::Reflect::define_property(&nav, &"locks".into(), desc.unchecked_ref()).unwrap();
+    web::track("Before Election".into(), JsValue::UNDEFINED);
+    web::boot(obj(&[("config", obj(&[("version", 1.into())]))]));
+    let lease = storage()
+        .get_item("sillage.sender")
+        .unwrap()
+        .expect("claimed at once");
+    assert!(lease.contains('|'), "{lease}");
+    // The claim is confirmed at the next heartbeat (2 s); then this tab sends.
+    sleep(2_300).await;
+    let stored_lease = storage().get_item("sillage.sender").unwrap().unwrap();
+    assert!(
+        stored_lease.starts_with(lease.split('|').next().unwrap()),
+        "still ours: {stored_lease}"
+    );
+    let names: Vec<String> = events()
+        .iter()
+        .filter_map(|e| e["event"].as_str().map(String::from))
+        .collect();
+    assert_eq!(names, ["Before Election"]);
+    assert!(web::debug_is_sender(), "the lease made this tab the sender");
+    reload(true);
+    let desc = obj(&[("value", original), ("configurable", true.into())]);
+    js_sys::Reflect::define_property(&nav, &"locks".into(), desc.unchecked_ref()).unwrap();
+}

@@ -516,6 +516,12 @@ pub fn debug_state() -> (String, Vec<String>) {
     .unwrap_or_default()
 }
 
+/// Test support: whether this tab is the one that sends.
+#[doc(hidden)]
+pub fn debug_is_sender() -> bool {
+    with(|s| s.tracker.outbox.is_sender()).unwrap_or(false)
+}
+
 /// Test support: drops the shell state, as a page reload would.
 #[doc(hidden)]
 pub fn debug_reset() {

@@ -122,6 +122,27 @@ test('two tabs tracking at once: no loss, no duplicate row, no event in two requ
   expect(after.duplicates - before.duplicates).toBe(0);
 });
 
+test("a closed tab's unsent events are sent by another open tab", async ({ context }) => {
+  const a = await context.newPage();
+  await a.goto('/test/delivery.html');
+  await ready(a);
+  const anon = await anonymousId(a);
+  const b = await context.newPage();
+  await b.goto('/test/delivery.html');
+  await ready(b);
+  await storedRows(anon, 2); // both page views
+  // The sender (the first tab) goes offline with events pending, and closes:
+  // nothing can leave it. The other tab takes over when the device is back.
+  await context.setOffline(true);
+  await track(a, 3, 'Orphaned');
+  const closed = a.waitForEvent('close');
+  await a.close({ runBeforeUnload: true });
+  await closed;
+  await context.setOffline(false);
+  const rows = await storedRows(anon, 5, 15_000);
+  expect(rows.filter((r) => String(r.event).startsWith('Orphaned')).length).toBe(3);
+});
+
 test('storage blocked: events still delivered from memory, the page works', async ({ page }) => {
   await page.addInitScript(() => {
     Object.defineProperty(window, 'localStorage', {
