@@ -88,6 +88,7 @@ struct Stats {
     duplicates: AtomicU64,
     rejected: AtomicU64,
     faulted: AtomicU64,
+    bytes_received: AtomicU64,
 }
 
 struct Inner {
@@ -404,6 +405,9 @@ fn failing_stream() -> impl futures_core::Stream<Item = Result<Bytes, std::io::E
 async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let stats = &state.inner.stats;
     stats.requests.fetch_add(1, Ordering::Relaxed);
+    stats
+        .bytes_received
+        .fetch_add(body.len() as u64, Ordering::Relaxed);
     if let Some(fault) = active_fault(&state) {
         if let Some(ms) = fault.delay_ms {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -539,6 +543,7 @@ async fn stats(State(state): State<AppState>) -> Json<Value> {
         "duplicates": g(&s.duplicates),
         "rejected": g(&s.rejected),
         "faulted": g(&s.faulted),
+        "bytesReceived": g(&s.bytes_received),
     }))
 }
 
