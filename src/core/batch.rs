@@ -186,20 +186,39 @@ impl Batcher {
     }
 
     /// Removes waiting (not in flight) events by messageId; returns the ids
-    /// found.
+    /// found. The caps drop the oldest events, which sit at the front of the
+    /// queue: those are popped in O(1) each; only the rest costs a scan.
     pub fn remove_waiting(&mut self, ids: &[String]) -> Vec<String> {
         let mut found = Vec::new();
+        let mut rest = Vec::new();
+        for id in ids {
+            match self.queue.front() {
+                Some(p) if p.message_id == *id => {
+                    self.queue_bytes -= p.json.len() + 1;
+                    found.extend(self.queue.pop_front().map(|p| p.message_id));
+                }
+                _ => rest.push(id),
+            }
+        }
+        if rest.is_empty() {
+            return found;
+        }
         let mut keep = |p: &Pending| {
-            let hit = ids.contains(&p.message_id);
+            let hit = rest.contains(&&p.message_id);
             if hit {
                 found.push(p.message_id.clone());
             }
             !hit
         };
-        let before: usize = self.queue.iter().map(|p| p.json.len() + 1).sum();
-        self.queue.retain(|p| keep(p));
-        let after: usize = self.queue.iter().map(|p| p.json.len() + 1).sum();
-        self.queue_bytes -= before - after;
+        let mut removed_bytes = 0;
+        self.queue.retain(|p| {
+            let k = keep(p);
+            if !k {
+                removed_bytes += p.json.len() + 1;
+            }
+            k
+        });
+        self.queue_bytes -= removed_bytes;
         for f in self.ready.iter_mut() {
             f.events.retain(|p| keep(p));
         }

@@ -116,8 +116,6 @@ pub struct Outbox {
     caps: Caps,
     durability: Durability,
     sender: bool,
-    /// Events this tab's batcher holds (or held back by a lease), by id.
-    known: IdSet,
     /// Events held back until a lease expires: (until, id, json, at).
     held: Vec<(Millis, String, String, Millis)>,
     leases: Vec<Lease>,
@@ -131,35 +129,6 @@ pub struct Outbox {
     sizes: VecDeque<(String, usize, Millis)>,
     bytes: usize,
     seq: u64,
-}
-
-/// A set of messageIds: a sorted `Vec`, much smaller in the wasm than a hash
-/// or B-tree set, and fast enough for the few thousand ids an outbox holds.
-#[derive(Debug, Default)]
-struct IdSet(Vec<String>);
-
-impl IdSet {
-    fn contains(&self, id: &str) -> bool {
-        self.0.binary_search_by(|x| x.as_str().cmp(id)).is_ok()
-    }
-    /// Inserts `id`; `false` if it was there already.
-    fn insert(&mut self, id: &str) -> bool {
-        match self.0.binary_search_by(|x| x.as_str().cmp(id)) {
-            Ok(_) => false,
-            Err(i) => {
-                self.0.insert(i, id.to_string());
-                true
-            }
-        }
-    }
-    fn remove(&mut self, id: &str) {
-        if let Ok(i) = self.0.binary_search_by(|x| x.as_str().cmp(id)) {
-            self.0.remove(i);
-        }
-    }
-    fn clear(&mut self) {
-        self.0.clear();
-    }
 }
 
 fn event_key(id: &str) -> String {
@@ -220,7 +189,6 @@ impl Outbox {
             caps,
             durability,
             sender: durability == Durability::Memory,
-            known: IdSet::default(),
             held: Vec::new(),
             leases: Vec::new(),
             in_flight_ids: Vec::new(),
@@ -271,7 +239,6 @@ impl Outbox {
         }
         self.sender = false;
         self.batcher.clear();
-        self.known.clear();
         self.held.clear();
         self.leases.clear();
         self.in_flight_ids.clear();
@@ -318,10 +285,14 @@ impl Outbox {
         }
     }
 
+    /// Whether this sender already holds event `id` (queued, in flight or
+    /// held back). Linear, but only other tabs' events are checked, never the
+    /// tab's own (fresh UUIDs).
+    fn holds(&self, id: &str) -> bool {
+        self.sizes.iter().any(|(x, ..)| x == id)
+    }
+
     fn take(&mut self, id: String, json: String, at: Millis) {
-        if !self.known.insert(&id) {
-            return;
-        }
         self.bytes += json.len();
         self.sizes.push_back((id.clone(), json.len(), at));
         self.batcher.push(id, json, at);
@@ -348,7 +319,6 @@ impl Outbox {
         self.batcher.remove_waiting(&gone);
         self.held.retain(|(_, id, _, _)| !gone.contains(id));
         for id in &gone {
-            self.known.remove(id);
             self.delete(event_key(id));
         }
         self.note_dropped(gone.len() as u64);
@@ -406,8 +376,10 @@ impl Outbox {
                 kept_leases.push(Lease { until, ids });
             }
         }
+        let mut already: Vec<String> = self.sizes.iter().map(|(x, ..)| x.clone()).collect();
+        already.sort_unstable();
         for (at, _, id, json) in events {
-            if self.known.contains(&id) {
+            if already.binary_search(&id).is_ok() {
                 continue;
             }
             let lease = kept_leases
@@ -416,7 +388,6 @@ impl Outbox {
                 .map(|l| l.until);
             match lease {
                 Some(until) => {
-                    self.known.insert(&id);
                     self.bytes += json.len();
                     self.sizes.push_back((id.clone(), json.len(), at));
                     self.held.push((until, id, json, at));
@@ -442,8 +413,10 @@ impl Outbox {
         if let (Some(id), Some((at, _, json))) =
             (key.strip_prefix(EVENT_PREFIX), decode_record(value))
         {
-            self.take(id.to_string(), json.to_string(), at);
-            self.enforce_caps(now);
+            if !self.holds(id) {
+                self.take(id.to_string(), json.to_string(), at);
+                self.enforce_caps(now);
+            }
         }
     }
 
@@ -532,7 +505,6 @@ impl Outbox {
         if settled {
             // Acknowledged, or refused for good: either way, gone.
             for id in &ids {
-                self.known.remove(id);
                 self.delete(event_key(id));
             }
             self.sizes.retain(|(id, ..)| !ids.contains(id));

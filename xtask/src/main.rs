@@ -8,6 +8,9 @@
 //!   check in order and end with `N passed, N failed`.
 //! - `cargo xtask setup [--browser]`, `cargo xtask build`, `cargo xtask size`:
 //!   the pieces on their own.
+//! - `cargo xtask bench`: native benchmarks (release build) and browser
+//!   benchmarks in Chromium against a collector; it prints figures, it never
+//!   fails on them (the machines are shared and noisy).
 //!
 //! Every install step is idempotent: it checks first and skips what is there.
 //! Nothing here downloads a prebuilt binary (the machines only reach package
@@ -64,9 +67,10 @@ fn main() {
         Some("setup") => setup(rest.iter().any(|a| a == "--browser")),
         Some("build") => setup(false) && build_sdk(),
         Some("size") => size_report().is_some_and(|(_, ok)| ok),
+        Some("bench") => bench(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] [--db PATH] | test | setup [--browser] | build | size>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] [--db PATH] | test | setup [--browser] | build | size | bench>"
             );
             exit(2);
         }
@@ -639,6 +643,44 @@ fn e2e(t: &mut Tally) -> bool {
     }
     let _ = fs::remove_dir_all(&dir);
     ok && t.check(stopped)
+}
+
+/// Native benchmarks (`cargo run --release --example bench`), then browser
+/// benchmarks (`tests/bench/browser.mjs`) against a fresh collector.
+fn bench() -> bool {
+    if !(setup(true) && build_sdk() && build_collector()) {
+        return false;
+    }
+    let native =
+        run(Command::new("cargo").args(["run", "--release", "--quiet", "--example", "bench"]));
+    let dir = env::temp_dir().join(format!("sillage-bench-{}", std::process::id()));
+    let _ = fs::create_dir_all(&dir);
+    let Some(collector) = Collector::start(&dir.join("bench.db")) else {
+        say("the collector did not start");
+        return false;
+    };
+    let out = Command::new("node")
+        .args(["tests/bench/browser.mjs", &collector.base])
+        .output();
+    collector.stop();
+    let _ = fs::remove_dir_all(&dir);
+    match out {
+        Ok(o) if o.status.success() => {
+            println!("browser: {}", String::from_utf8_lossy(&o.stdout).trim());
+            native
+        }
+        Ok(o) => {
+            say(&format!(
+                "browser bench failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+            false
+        }
+        Err(e) => {
+            say(&format!("could not run node: {e}"));
+            false
+        }
+    }
 }
 
 /// Prints raw, gzip and brotli sizes of the loader, the glue and the wasm
