@@ -1,4 +1,5 @@
-/*! Sillage loader: a tiny stub that queues calls until the SDK is ready.
+/*! Sillage loader (MIT OR Apache-2.0) */
+/* A tiny stub that queues calls until the SDK is ready:
  * <script async src="/sillage/sillage.js" data-config="/sillage.config.json"></script>
  * It finds its own URL, loads sillage_glue.js and sillage_bg.wasm from beside
  * itself, boots the SDK with the config, then replays the queued calls in order.

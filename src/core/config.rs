@@ -17,6 +17,34 @@ use crate::core::outbox::Caps;
 pub struct Config {
     /// Where and how to send events; `None` keeps events queued on the device.
     pub collector: Option<CollectorConfig>,
+    /// What is captured automatically.
+    pub capture: Capture,
+}
+
+/// `capture: {pageviews?, hashRouting?, engagement?, clicks?}`: what the SDK
+/// records without being asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Capture {
+    /// Page views on load, SPA navigation and back-forward cache restores
+    /// (default true; false for sites that call `sillage.page()` themselves).
+    pub pageviews: bool,
+    /// Fragment changes (`#/route`) are page views (default false).
+    pub hash_routing: bool,
+    /// `Page Engaged` events with active time and scroll depth (default true).
+    pub engagement: bool,
+    /// Tracked, outbound, download and rage clicks (default true).
+    pub clicks: bool,
+}
+
+impl Default for Capture {
+    fn default() -> Self {
+        Capture {
+            pageviews: true,
+            hash_routing: false,
+            engagement: true,
+            clicks: true,
+        }
+    }
 }
 
 /// `collector: {url, writeKey?, batch?}`
@@ -32,7 +60,8 @@ pub struct CollectorConfig {
     pub queue: Caps,
 }
 
-const TOP_KEYS: &[&str] = &["$schema", "version", "collector"];
+const TOP_KEYS: &[&str] = &["$schema", "version", "collector", "capture"];
+const CAPTURE_KEYS: &[&str] = &["pageviews", "hashRouting", "engagement", "clicks"];
 const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch", "queue"];
 const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
 const QUEUE_KEYS: &[&str] = &["maxEvents", "maxBytes", "maxAgeDays"];
@@ -165,6 +194,32 @@ fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfi
     })
 }
 
+fn parse_capture(v: &Json, out: &mut Vec<Diagnostic>) -> Capture {
+    let mut c = Capture::default();
+    let Json::Obj(entries) = v else {
+        out.push(type_error("capture", "an object", v));
+        return c;
+    };
+    check_keys(entries, "capture", CAPTURE_KEYS, out);
+    for (key, slot) in [
+        ("pageviews", &mut c.pageviews),
+        ("hashRouting", &mut c.hash_routing),
+        ("engagement", &mut c.engagement),
+        ("clicks", &mut c.clicks),
+    ] {
+        match v.get(key) {
+            None => {}
+            Some(Json::Bool(b)) => *slot = *b,
+            Some(other) => out.push(type_error(
+                &key_path("capture", key),
+                "true or false",
+                other,
+            )),
+        }
+    }
+    c
+}
+
 /// Parses a config document. Never fails: what is usable is kept, every
 /// problem is reported with its JSON path.
 pub fn parse(doc: &Json) -> (Config, Vec<Diagnostic>) {
@@ -188,6 +243,9 @@ pub fn parse(doc: &Json) -> (Config, Vec<Diagnostic>) {
     }
     if let Some(c) = doc.get("collector") {
         cfg.collector = parse_collector(c, &mut out);
+    }
+    if let Some(c) = doc.get("capture") {
+        cfg.capture = parse_capture(c, &mut out);
     }
     (cfg, out)
 }

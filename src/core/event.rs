@@ -92,10 +92,14 @@ fn object_or_empty(v: Json, what: &str) -> Result<Json, Diagnostic> {
 
 /// Builds the Segment-Spec event for `call`. Returns a diagnostic naming the bad
 /// argument (e.g. `track.event: must be a non-empty string`) for bad input.
+///
+/// `sillage` is this SDK's own context (device class, session id), sent as
+/// `context.sillage` when it is a non-empty object.
 pub fn build(
     call: Call,
     who: &Identity,
     page: &PageContext,
+    sillage: &Json,
     message_id: String,
     now: Millis,
 ) -> Result<Json, Diagnostic> {
@@ -150,12 +154,13 @@ pub fn build(
     let library = Json::obj()
         .with("name", LIBRARY_NAME)
         .with("version", LIBRARY_VERSION);
-    ev.set(
-        "context",
-        Json::obj()
-            .with("library", library)
-            .with("page", page.to_json()),
-    );
+    let mut context = Json::obj()
+        .with("library", library)
+        .with("page", page.to_json());
+    if sillage.as_obj().is_some_and(|o| !o.is_empty()) {
+        context.set("sillage", sillage.clone());
+    }
+    ev.set("context", context);
     Ok(ev)
 }
 

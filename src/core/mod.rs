@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod config;
 pub mod diag;
+pub mod engage;
 pub mod event;
 pub mod json;
 pub mod outbox;

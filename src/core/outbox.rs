@@ -218,7 +218,8 @@ impl Outbox {
     pub fn fall_back_to_memory(&mut self, failed: StoreOp) {
         self.durability = Durability::Memory;
         self.sender = true;
-        let pending: Vec<StoreOp> = std::iter::once(failed).chain(self.ops.drain(..)).collect();
+        let mut pending: Vec<StoreOp> = self.ops.drain(..).collect();
+        pending.insert(0, failed);
         for op in pending {
             if let StoreOp::Put { key, value } = op {
                 if let (Some(id), Some((at, _, json))) =
@@ -376,10 +377,10 @@ impl Outbox {
                 kept_leases.push(Lease { until, ids });
             }
         }
-        let mut already: Vec<String> = self.sizes.iter().map(|(x, ..)| x.clone()).collect();
-        already.sort_unstable();
+        // Usually empty: a tab becomes the sender before it holds anything.
+        let check = !self.sizes.is_empty();
         for (at, _, id, json) in events {
-            if already.binary_search(&id).is_ok() {
+            if check && self.holds(&id) {
                 continue;
             }
             let lease = kept_leases

@@ -23,6 +23,8 @@ pub trait JsonEncoder {
 #[derive(Debug)]
 pub struct Tracker {
     identity: Identity,
+    /// Sent as `context.sillage` on every event (device class, session id).
+    pub context: Json,
     collector: Option<CollectorConfig>,
     /// The durable outbox (batcher, storage ops, caps, multi-tab leases); the
     /// shell drives it.
@@ -38,6 +40,7 @@ impl Tracker {
                 anonymous_id,
                 user_id,
             },
+            context: Json::obj(),
             collector: None,
             outbox: Outbox::new(
                 Batcher::new(BatchConfig::default(), None),
@@ -135,7 +138,14 @@ impl Tracker {
             }
         }
         let message_id = uuid_v4(random);
-        let event = build(call, &self.identity, page, message_id.clone(), now)?;
+        let event = build(
+            call,
+            &self.identity,
+            page,
+            &self.context,
+            message_id.clone(),
+            now,
+        )?;
         self.outbox
             .record(message_id.clone(), encoder.encode(&event), now);
         Ok(message_id)

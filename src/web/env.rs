@@ -290,7 +290,9 @@ pub fn listen() {
     if let Some(doc) = w.document() {
         let d = doc.clone();
         add_listener(&doc, "visibilitychange", move |_| {
-            if d.visibility_state() == VisibilityState::Hidden {
+            let hidden = d.visibility_state() == VisibilityState::Hidden;
+            super::capture::on_visibility(hidden);
+            if hidden {
                 super::on_hidden();
             }
         });
@@ -310,6 +312,7 @@ pub fn listen() {
             field(&e, "newValue").as_string(),
         );
     });
+    super::capture::install();
     add_listener(&w, "online", |_| super::on_network(true));
     add_listener(&w, "offline", |_| super::on_network(false));
 }

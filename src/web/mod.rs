@@ -12,6 +12,7 @@
 //! - No borrow of the shell state is held while calling back into page code, so
 //!   a callback that calls `sillage.track` again cannot re-enter a borrow.
 
+mod capture;
 mod convert;
 mod env;
 mod net;
@@ -22,8 +23,9 @@ use std::cell::RefCell;
 use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::core::config;
+use crate::core::config::{self, Capture};
 use crate::core::diag::Diagnostic;
+use crate::core::engage::{Engagement, PageViewGate, RageClicks};
 use crate::core::event::{is_uuid, uuid_v4, Call};
 use crate::core::json::Json;
 use crate::core::outbox::{decode_record, Durability, EVENT_PREFIX, PREFIX};
@@ -53,6 +55,17 @@ struct Shell {
     ready_callbacks: Vec<Function>,
     flush_waiters: Vec<Function>,
     timer: Option<(i32, f64)>,
+    /// What is captured automatically (from the config).
+    capture: Capture,
+    gate: PageViewGate,
+    engagement: Engagement,
+    /// URL and path of the page view the engagement belongs to.
+    engaged_page: (String, String),
+    rage: RageClicks,
+    internal_domains: Vec<String>,
+    /// Calls made while the config loads: replayed, in order, after the
+    /// automatic page view once it is applied.
+    held: Vec<(&'static str, JsValue, JsValue)>,
 }
 
 thread_local! {
@@ -96,6 +109,13 @@ impl Shell {
             ready_callbacks: Vec::new(),
             flush_waiters: Vec::new(),
             timer: None,
+            capture: Capture::default(),
+            gate: PageViewGate::default(),
+            engagement: capture::new_engagement(),
+            engaged_page: Default::default(),
+            rage: RageClicks::default(),
+            internal_domains: Vec::new(),
+            held: Vec::new(),
         }
     }
 
@@ -143,12 +163,28 @@ fn to_json(v: &JsValue, what: &str) -> Result<Json, Diagnostic> {
 
 fn record_js(build: impl FnOnce() -> Result<Call, Diagnostic>) {
     match build() {
-        Ok(call) => {
-            with(|s| s.record(call));
-            pump();
-        }
+        Ok(call) => record_now(call),
         Err(d) => env::warn_diag(&d),
     }
+}
+
+/// Records a call now and sends what is due.
+pub(crate) fn record_now(call: Call) {
+    with(|s| s.record(call));
+    pump();
+}
+
+/// While the config loads, API calls wait (in order) so that the automatic
+/// page view comes first. Returns whether the call was held.
+fn hold(method: &'static str, a: &JsValue, b: &JsValue) -> bool {
+    with(|s| {
+        let waiting = s.phase == Phase::Loading;
+        if waiting {
+            s.held.push((method, a.clone(), b.clone()));
+        }
+        waiting
+    })
+    .unwrap_or(false)
 }
 
 /// Sends what is due and arms the timer for what will be. Resolves flush
@@ -260,13 +296,11 @@ pub fn boot(options: JsValue) {
         return;
     }
     env::listen();
-    with(|s| s.tracker.outbox.batcher.set_online(env::online()));
-    tabs::elect();
-    record_js(|| {
-        Ok(Call::Page {
-            properties: Json::Null,
-        })
+    with(|s| {
+        s.tracker.outbox.batcher.set_online(env::online());
+        s.tracker.context.set("device", capture::device().into());
     });
+    tabs::elect();
     let get = |k: &str| Reflect::get(&options, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
     if let Some(text) = env::inline_config() {
         match js_sys::JSON::parse(&text) {
@@ -304,16 +338,39 @@ pub(crate) fn apply_config(value: Option<JsValue>, source: &str) {
                 if cfg.collector.is_none() {
                     env::warn("config has no usable collector.url; events stay on this device");
                 }
-                with(|s| s.tracker.configure(&cfg));
+                with(|s| {
+                    s.tracker.configure(&cfg);
+                    s.capture = cfg.capture.clone();
+                    s.gate = PageViewGate::new(cfg.capture.hash_routing);
+                });
             }
             None => env::warn("config is not a JSON document; events stay on this device"),
         }
     }
-    let callbacks = with(|s| {
+    let (callbacks, held) = with(|s| {
         s.phase = Phase::Ready;
-        std::mem::take(&mut s.ready_callbacks)
+        (
+            std::mem::take(&mut s.ready_callbacks),
+            std::mem::take(&mut s.held),
+        )
     })
     .unwrap_or_default();
+    // The automatic page view first, then what the page asked for meanwhile.
+    // (Without automatic page views, engagement is about this page as loaded.)
+    capture::on_navigation();
+    with(|s| {
+        if s.engaged_page.0.is_empty() {
+            let p = env::page_context();
+            s.engaged_page = (p.url, p.path);
+        }
+    });
+    for (method, a, b) in held {
+        match method {
+            "track" => track(a, b),
+            "page" => page(a),
+            _ => identify(a, b),
+        }
+    }
     for cb in callbacks {
         env::call_safely(&cb, "ready callback");
     }
@@ -377,6 +434,9 @@ pub fn replay(queue: JsValue) {
 /// `sillage.track(event, properties?)`: records a track event.
 #[wasm_bindgen]
 pub fn track(event: JsValue, properties: JsValue) {
+    if hold("track", &event, &properties) {
+        return;
+    }
     record_js(|| {
         Ok(Call::Track {
             event: to_json(&event, "track.event")?,
@@ -388,6 +448,9 @@ pub fn track(event: JsValue, properties: JsValue) {
 /// `sillage.page(properties?)`: records a page view.
 #[wasm_bindgen]
 pub fn page(properties: JsValue) {
+    if hold("page", &properties, &JsValue::UNDEFINED) {
+        return;
+    }
     record_js(|| {
         Ok(Call::Page {
             properties: to_json(&properties, "page.properties")?,
@@ -399,6 +462,9 @@ pub fn page(properties: JsValue) {
 /// first-party storage) and records an identify event.
 #[wasm_bindgen]
 pub fn identify(user_id: JsValue, traits: JsValue) {
+    if hold("identify", &user_id, &traits) {
+        return;
+    }
     let call = (|| {
         Ok(Call::Identify {
             user_id: to_json(&user_id, "identify.userId")?,

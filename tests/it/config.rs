@@ -98,3 +98,29 @@ fn bad_parts_fall_back_and_good_parts_are_kept() {
         "default for the bad one, the good one kept"
     );
 }
+
+#[test]
+fn capture_switches() {
+    let cfg = check(
+        json!({"version": 1, "capture": {"pageviews": false, "hashRouting": true}}),
+        &[],
+    );
+    assert!(
+        !cfg.capture.pageviews
+            && cfg.capture.hash_routing
+            && cfg.capture.engagement
+            && cfg.capture.clicks
+    );
+    let cfg = check(
+        json!({"version": 1, "capture": {"clicks": "no", "pageview": false}}),
+        &[
+            "capture.pageview: unknown key \"pageview\" (did you mean \"pageviews\"?)",
+            "capture.clicks: must be true or false, not string",
+        ],
+    );
+    assert!(cfg.capture.clicks, "a bad value keeps the default");
+    check(
+        json!({"version": 1, "capture": []}),
+        &["capture: must be an object, not array"],
+    );
+}

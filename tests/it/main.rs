@@ -4,5 +4,6 @@
 
 mod batch;
 mod config;
+mod engage;
 mod events;
 mod outbox;

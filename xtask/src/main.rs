@@ -206,6 +206,7 @@ fn npm_needed() -> bool {
     let marker = Path::new("node_modules/.package-lock.json");
     let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
     !Path::new("node_modules/.bin/wasm-opt").exists()
+        || !Path::new("node_modules/.bin/terser").exists()
         || !Path::new("node_modules/.bin/playwright").exists()
         || modified(marker) < modified(Path::new("package-lock.json"))
 }
@@ -259,15 +260,26 @@ fn build_sdk() -> bool {
         return false;
     }
     let sdk = Path::new(SDK_DIR);
-    let copied = fs::create_dir_all(sdk)
-        .and_then(|_| fs::copy("www/sillage.js", sdk.join("sillage.js")))
-        .and_then(|_| fs::copy("pkg/sillage.js", sdk.join("sillage_glue.js")))
-        .and_then(|_| fs::copy("pkg/sillage_bg.wasm", sdk.join("sillage_bg.wasm")));
-    if let Err(e) = copied {
+    if let Err(e) = fs::create_dir_all(sdk)
+        .and_then(|_| fs::copy("pkg/sillage_bg.wasm", sdk.join("sillage_bg.wasm")))
+    {
         say(&format!("could not lay out {SDK_DIR}: {e}"));
         return false;
     }
-    true
+    // The served JS is minified (about 2 KB gzip less); pkg/ keeps the
+    // readable glue for npm users and their own bundlers.
+    let minify = |from: &str, to: &str, module: bool| {
+        let mut cmd = Command::new("node_modules/.bin/terser");
+        cmd.arg(from);
+        if module {
+            cmd.arg("--module");
+        }
+        cmd.args(["--compress", "--mangle", "--comments", "/^!/", "-o"])
+            .arg(sdk.join(to));
+        run(&mut cmd)
+    };
+    minify("www/sillage.js", "sillage.js", false)
+        && minify("pkg/sillage.js", "sillage_glue.js", true)
 }
 
 fn collector_bin() -> PathBuf {
