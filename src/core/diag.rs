@@ -132,15 +132,24 @@ mod tests {
     #[test]
     fn suggests_close_names_only() {
         assert_eq!(did_you_mean("$gtt", &["$gt", "$gte", "$lt"]), Some("$gt"));
-        assert_eq!(did_you_mean("colector", &["collector", "rules"]), Some("collector"));
+        assert_eq!(
+            did_you_mean("colector", &["collector", "rules"]),
+            Some("collector")
+        );
         assert_eq!(did_you_mean("zzzzzz", &["collector", "rules"]), None);
     }
 
     #[test]
     fn renders_paths() {
         let d = Diagnostic::unknown_key(&index_path("rules", 3), "whn", &["when", "slot"]);
-        assert_eq!(d.render(), "rules[3].whn: unknown key \"whn\" (did you mean \"when\"?)");
-        assert_eq!(Diagnostic::new("", "not an object").render(), "not an object");
+        assert_eq!(
+            d.render(),
+            "rules[3].whn: unknown key \"whn\" (did you mean \"when\"?)"
+        );
+        assert_eq!(
+            Diagnostic::new("", "not an object").render(),
+            "not an object"
+        );
         let mut s = String::new();
         push_usize(&mut s, 1_234_050);
         assert_eq!(s, "1234050");
