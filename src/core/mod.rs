@@ -2,5 +2,7 @@
 //! js-sys, wasm-bindgen, a clock, a random source or any I/O; `xtask test`
 //! checks it.
 
+pub mod bucket;
+pub mod condition;
 pub mod diag;
 pub mod json;

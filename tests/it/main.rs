@@ -1,1 +1,2 @@
 //! Native integration tests: one binary, one module per feature.
+mod conditions;
