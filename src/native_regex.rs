@@ -20,7 +20,7 @@
 //! Bounds, so no pattern or input can stall the caller: an input longer than
 //! [`MAX_INPUT`] characters does not match (the condition is false), compiled
 //! programs are capped at 1 MB, and at most [`CACHE_SIZE`] compiled patterns are
-//! kept (the cache is cleared when full).
+//! kept per case mode (the cache is cleared when full).
 
 use crate::core::condition::RegexEngine;
 use regex::{Regex, RegexBuilder};
@@ -36,7 +36,8 @@ pub const CACHE_SIZE: usize = 256;
 /// A [`RegexEngine`] backed by the `regex` crate, with a pattern cache.
 #[derive(Default, Debug)]
 pub struct NativeRegex {
-    cache: RefCell<HashMap<(String, bool), Option<Regex>>>,
+    /// Compiled patterns (`None`: invalid), case-sensitive then insensitive.
+    cache: RefCell<[HashMap<String, Option<Regex>>; 2]>,
 }
 
 impl NativeRegex {
@@ -48,9 +49,9 @@ impl NativeRegex {
 
 impl RegexEngine for NativeRegex {
     fn is_match(&self, pattern: &str, case_insensitive: bool, input: &str) -> Option<bool> {
-        let mut cache = self.cache.borrow_mut();
-        let key = (pattern.to_string(), case_insensitive);
-        if !cache.contains_key(&key) {
+        let mut caches = self.cache.borrow_mut();
+        let cache = &mut caches[usize::from(case_insensitive)];
+        if !cache.contains_key(pattern) {
             if cache.len() >= CACHE_SIZE {
                 cache.clear();
             }
@@ -61,9 +62,9 @@ impl RegexEngine for NativeRegex {
                     .build()
                     .ok()
             });
-            cache.insert(key.clone(), compiled);
+            cache.insert(pattern.to_string(), compiled);
         }
-        let re = cache.get(&key)?.as_ref()?;
+        let re = cache.get(pattern)?.as_ref()?;
         if input.chars().nth(MAX_INPUT).is_some() {
             return Some(false);
         }
