@@ -301,6 +301,57 @@ fn compiled_condition_is_reusable() {
     }
 }
 
+/// Answers GrowthBook's JavaScript gives beyond the corpus (worked out from
+/// the ECMAScript coercion rules `mongrule.ts` relies on).
+#[test]
+fn javascript_coercions_match_growthbook() {
+    let regex = NativeRegex::new();
+    let cases: &[(&str, &str, bool)] = &[
+        // A missing attribute is null, and null * 1 === 0.
+        (r#"{"x": 0}"#, r#"{}"#, true),
+        (r#"{"n": {"$gt": 4}}"#, r#"{"n": "5"}"#, true),
+        // Two strings compare as text.
+        (r#"{"n": {"$gt": "10"}}"#, r#"{"n": "9"}"#, true),
+        (r#"{"n": {"$gt": "abc"}}"#, r#"{"n": 5}"#, false),
+        (r#"{"n": {"$lte": "abc"}}"#, r#"{"n": 5}"#, false),
+        (r#"{"a": {"$lte": null}}"#, r#"{"a": false}"#, true),
+        (r#"{"tags.length": 2}"#, r#"{"tags": ["a", "b"]}"#, true),
+        (r#"{"tags.1": "b"}"#, r#"{"tags": ["a", "b"]}"#, true),
+        (r#"{"a": "1,2"}"#, r#"{"a": [1, 2]}"#, true),
+        (r#"{"a": "0.1"}"#, r#"{"a": 0.1}"#, true),
+        (r#"{"a": "1e+21"}"#, r#"{"a": 1e21}"#, true),
+        (r#"{"a": "-0"}"#, r#"{"a": -0.0}"#, false),
+        (r#"{"a": {"$regex": "^nu"}}"#, r#"{}"#, true),
+        (r#"{"a": {"$eq": [1]}}"#, r#"{"a": [1]}"#, false),
+        (r#"{"a": [1]}"#, r#"{"a": [1]}"#, true),
+        (
+            r#"{"a": {"1": 1, "b": 2}}"#,
+            r#"{"a": {"b": 2, "1": 1}}"#,
+            true,
+        ),
+        (
+            r#"{"a": {"b": 2, "c": 1}}"#,
+            r#"{"a": {"c": 1, "b": 2}}"#,
+            false,
+        ),
+        (
+            r#"{"v": {"$vgt": "1.0.0-beta"}}"#,
+            r#"{"v": "v1.0.0+build.7"}"#,
+            true,
+        ),
+        // JavaScript would throw inside $not: the whole condition is false.
+        (r#"{"$not": {"$or": null}}"#, r#"{}"#, false),
+        (r#"{"$or": {"a": 1}}"#, r#"{}"#, true),
+        (r#"{"$nor": {"a": 1}}"#, r#"{}"#, false),
+    ];
+    for (condition, attributes, expected) in cases {
+        let c: Json = serde_json::from_str(condition).unwrap();
+        let a: Json = serde_json::from_str(attributes).unwrap();
+        let got = eval_condition(&a, &c, &Json::obj(), &regex);
+        assert_eq!(got, *expected, "{condition} on {attributes}");
+    }
+}
+
 fn arb_key() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
@@ -373,6 +424,9 @@ fn arb_json() -> impl Strategy<Value = Json> {
 }
 
 proptest! {
+    /// Parsing, evaluating and checking never panic, and wrapping a condition
+    /// in a one-item `$and` or `$or` never changes its answer (JavaScript
+    /// exceptions included: they make both sides false).
     #[test]
     fn never_panics_on_arbitrary_json(
         condition in arb_json(),
@@ -381,9 +435,16 @@ proptest! {
     ) {
         let regex = NativeRegex::new();
         let (compiled, _) = Condition::parse(&condition);
-        let a = compiled.eval(&attributes, &groups, &regex);
-        let b = eval_condition(&attributes, &condition, &groups, &regex);
-        prop_assert_eq!(a, b);
+        let plain = compiled.eval(&attributes, &groups, &regex);
+        prop_assert_eq!(plain, eval_condition(&attributes, &condition, &groups, &regex));
+        for op in ["$and", "$or"] {
+            let wrapped = Json::obj().with(op, Json::Arr(vec![condition.clone()]));
+            prop_assert_eq!(
+                eval_condition(&attributes, &wrapped, &groups, &regex),
+                plain,
+                "{} around {:?}", op, condition
+            );
+        }
         let _ = check_condition(&condition, "when", &regex);
     }
 }
