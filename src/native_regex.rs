@@ -12,9 +12,10 @@
 //! U+2028 and U+2029 as well as `\n`; `\/` is a plain slash. Known differences,
 //! in principle: the `regex` crate has no look-around and no back-references, so
 //! such patterns are reported invalid (false) here while the browser accepts
-//! them; JavaScript's lenient Annex B forms (a lone `{` or `]`, `\c`, octal
-//! escapes) are rejected; case-insensitive matching uses Unicode simple case
-//! folding rather than JavaScript's upper-casing; `.` and classes work on Unicode
+//! them; JavaScript's lenient Annex B forms are mapped (a lone `{`, `}` or
+//! `]`, `\p` or `\a` as letters) except `\c` and octal escapes, which are
+//! rejected; case-insensitive matching uses Unicode simple case folding rather
+//! than JavaScript's upper-casing; `.` and classes work on Unicode
 //! scalar values rather than UTF-16 code units.
 //!
 //! Bounds, so no pattern or input can stall the caller: an input longer than
@@ -120,10 +121,28 @@ fn translate(js: &str) -> Option<String> {
                         out.push_str(&hex);
                         out.push('}');
                     }
-                    e if e.is_ascii_alphanumeric() => {
+                    '0' => out.push_str(r"\x00"),
+                    'x' => {
+                        let mut ahead = chars.clone();
+                        let hex: String = (0..2).filter_map(|_| ahead.next()).collect();
+                        if hex.len() == 2 && hex.chars().all(|h| h.is_ascii_hexdigit()) {
+                            chars = ahead;
+                            out.push_str(r"\x");
+                            out.push_str(&hex);
+                        } else {
+                            // Annex B: a lone `\x` is the letter.
+                            out.push('x');
+                        }
+                    }
+                    't' | 'n' | 'v' | 'f' | 'r' => {
                         out.push('\\');
                         out.push(e);
                     }
+                    // Control escapes have no equivalent in the crate.
+                    'c' => return None,
+                    // Annex B identity escapes: `\p`, `\a`, `\k`... are the
+                    // letters themselves in non-Unicode JavaScript patterns.
+                    e if e.is_ascii_alphanumeric() => out.push(e),
                     // Identity escapes of punctuation: escape it for the crate
                     // only when it is a meta character there.
                     e => {
@@ -158,15 +177,32 @@ fn translate(js: &str) -> Option<String> {
                 in_class = false;
                 out.push(']');
             }
-            '.' if !in_class => out.push_str(r"[^\n\r\u{2028}\u{2029}]"),
-            // Characters that are special to the crate inside classes only.
-            '&' | '~' | '-' if in_class => {
-                if c == '-' {
-                    out.push('-');
+            '{' if !in_class => {
+                // Annex B: a `{` that does not start `{n}`, `{n,}` or `{n,m}` is
+                // a literal brace.
+                let rest: String = chars.clone().take_while(|&c| c != '}').collect();
+                let closed = chars.clone().nth(rest.chars().count()) == Some('}');
+                let (lo, hi) = rest.split_once(',').unwrap_or((&rest, "0"));
+                let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+                if closed && !lo.is_empty() && digits(lo) && digits(hi) {
+                    out.push('{');
+                    for _ in 0..=rest.chars().count() {
+                        out.push(chars.next()?);
+                    }
                 } else {
-                    out.push('\\');
-                    out.push(c);
+                    out.push_str(r"\{");
                 }
+            }
+            '}' | ']' if !in_class => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' if !in_class => out.push_str(r"[^\n\r\u{2028}\u{2029}]"),
+            // Set operators (`&&`, `~~`) of the crate are plain characters in
+            // JavaScript classes.
+            '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
             }
             '(' if chars.peek() == Some(&'?') => {
                 // Only non-capturing groups are supported; look-around and
@@ -205,6 +241,14 @@ mod tests {
         assert_eq!(m(r"a\/b", false, "a/b"), Some(true));
         assert_eq!(m(r"[^]", false, "\n"), Some(true));
         assert_eq!(m(r"[]", false, "x"), Some(false));
+        assert_eq!(m(r"^\p{L}$", false, "p{L}"), Some(true));
+        assert_eq!(m(r"^\x41\x$", false, "Ax"), Some(true));
+        assert_eq!(m(r"^a\0$", false, "a\0"), Some(true));
+        assert_eq!(m(r"[a&&b]", false, "&"), Some(true));
+        assert_eq!(m(r"^\a$", false, "a"), Some(true));
+        assert_eq!(m(r"^a{2}$", false, "aa"), Some(true));
+        assert_eq!(m(r"^a{1,}b{,2}$", false, "aab{,2}"), Some(true));
+        assert_eq!(m(r"^a{x}]$", false, "a{x}]"), Some(true));
     }
 
     #[test]

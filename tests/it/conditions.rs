@@ -292,6 +292,10 @@ fn compiled_condition_is_reusable() {
     .unwrap();
     let (cond, diags) = Condition::parse(&c);
     assert!(diags.is_empty());
+    let typo: Json = serde_json::from_str(r#"{"age": {"$gtt": 3}}"#).unwrap();
+    let (_, diags) = Condition::parse_at(&typo, "rules[0].when");
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].path, "rules[0].when.age");
     let yes: Json = serde_json::from_str(r#"{"country": "FR", "version": "2.1.0"}"#).unwrap();
     let no: Json = serde_json::from_str(r#"{"country": "FR", "version": "1.9.9"}"#).unwrap();
     let groups = Json::obj();

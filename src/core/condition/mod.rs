@@ -89,11 +89,18 @@ impl Condition {
     /// Compiles `condition`; never fails. The diagnostics have paths relative
     /// to the condition itself (`""` is the condition).
     pub fn parse(condition: &Json) -> (Condition, Vec<Diagnostic>) {
+        Condition::parse_at(condition, "")
+    }
+
+    /// [`Condition::parse`] for a condition found at JSON path `path` in a
+    /// larger document (`rules[3].when`), so diagnostics carry full paths.
+    /// Regex patterns are not validated here; see [`check_condition`].
+    pub fn parse_at(condition: &Json, path: &str) -> (Condition, Vec<Diagnostic>) {
         let mut p = Parser {
             diags: Vec::new(),
             regexes: Vec::new(),
         };
-        let root = p.cond(condition, "");
+        let root = p.cond(condition, path);
         (Condition { root }, p.diags)
     }
 
