@@ -356,6 +356,41 @@ fn javascript_coercions_match_growthbook() {
     }
 }
 
+#[test]
+fn deep_nesting_is_false_and_reported() {
+    let regex = NativeRegex::new();
+    let mut c = Json::obj().with("a", 1.0);
+    for _ in 0..1_000 {
+        c = Json::obj().with("$not", Json::obj().with("$not", c));
+    }
+    let (cond, diags) = Condition::parse(&c);
+    assert!(!cond.eval(&Json::obj().with("a", 1.0), &Json::obj(), &regex));
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].message, "condition nested deeper than 64 levels");
+    let mut v = Json::obj().with("$eq", 1.0);
+    for _ in 0..1_000 {
+        v = Json::obj().with("$not", v);
+    }
+    let c = Json::obj().with("a", v);
+    assert!(!eval_condition(
+        &Json::obj().with("a", 2.0),
+        &c,
+        &Json::obj(),
+        &regex
+    ));
+    // Within the limit, nesting works as usual: 20 `$not`s cancel out.
+    let mut c = Json::obj().with("a", 1.0);
+    for _ in 0..20 {
+        c = Json::obj().with("$not", c);
+    }
+    assert!(eval_condition(
+        &Json::obj().with("a", 1.0),
+        &c,
+        &Json::obj(),
+        &regex
+    ));
+}
+
 fn arb_key() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![

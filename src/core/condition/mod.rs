@@ -25,7 +25,8 @@
 //! `null`, ...), the whole condition evaluates to false. Deliberate differences
 //! from JavaScript, all unreachable from JSON written by hand: attribute paths
 //! never see inherited object properties (`toString`, `constructor`), and a saved
-//! group that is neither an array nor a string counts as empty.
+//! group that is neither an array nor a string counts as empty, and a condition
+//! nested deeper than [`MAX_DEPTH`] levels is false.
 
 mod js;
 
@@ -66,6 +67,7 @@ pub fn check_condition(condition: &Json, path: &str, regex: &dyn RegexEngine) ->
     let mut p = Parser {
         diags: Vec::new(),
         regexes: Vec::new(),
+        depth: 0,
     };
     p.cond(condition, path);
     for (at, pattern, ci) in p.regexes {
@@ -99,6 +101,7 @@ impl Condition {
         let mut p = Parser {
             diags: Vec::new(),
             regexes: Vec::new(),
+            depth: 0,
         };
         let root = p.cond(condition, path);
         (Condition { root }, p.diags)
@@ -228,6 +231,8 @@ impl StrLit {
 
 #[derive(Clone, Debug)]
 enum Op {
+    /// Too deep to compile: the whole condition is false.
+    Throw,
     Const(bool),
     Version(VCmp, String),
     Eq(Json),
@@ -286,7 +291,14 @@ enum ElemMatch {
 struct Parser {
     diags: Vec<Diagnostic>,
     regexes: Vec<(String, String, bool)>,
+    depth: usize,
 }
+
+/// Conditions nested deeper than this evaluate to false, so neither parsing
+/// nor evaluation can exhaust the stack.
+pub const MAX_DEPTH: usize = 64;
+
+const TOO_DEEP: &str = "condition nested deeper than 64 levels";
 
 fn is_operator_object(v: &Json) -> bool {
     match v {
@@ -338,6 +350,17 @@ impl Parser {
     }
 
     fn cond(&mut self, c: &Json, path: &str) -> Cond {
+        if self.depth >= MAX_DEPTH {
+            self.err(path, TOO_DEEP.into());
+            return Cond::Throw;
+        }
+        self.depth += 1;
+        let out = self.cond_inner(c, path);
+        self.depth -= 1;
+        out
+    }
+
+    fn cond_inner(&mut self, c: &Json, path: &str) -> Cond {
         match c {
             Json::Null => {
                 self.err(path, "condition must be an object, got null".into());
@@ -421,6 +444,17 @@ impl Parser {
     }
 
     fn value(&mut self, v: &Json, path: &str, fold: bool) -> Value {
+        if self.depth >= MAX_DEPTH {
+            self.err(path, TOO_DEEP.into());
+            return Value::Ops(vec![Op::Throw]);
+        }
+        self.depth += 1;
+        let out = self.value_inner(v, path, fold);
+        self.depth -= 1;
+        out
+    }
+
+    fn value_inner(&mut self, v: &Json, path: &str, fold: bool) -> Value {
         match v {
             Json::Str(s) if fold => Value::StrI(StrLit::new(s.to_lowercase())),
             Json::Str(s) => Value::Str(StrLit::new(s.clone())),
@@ -726,6 +760,7 @@ impl Cx<'_> {
 
     fn op(&self, op: &Op, actual: &Json) -> Option<bool> {
         Some(match op {
+            Op::Throw => return None,
             Op::Const(b) => *b,
             Op::Version(cmp, expected) => {
                 let a = js::padded_version(actual);
