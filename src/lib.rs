@@ -10,5 +10,8 @@
 
 pub mod core;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native_regex;
+
 #[cfg(target_arch = "wasm32")]
 pub mod web;

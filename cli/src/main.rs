@@ -1,6 +1,17 @@
 //! `sillage`: the site owner's command-line tool.
 
+mod eval;
+
+const USAGE: &str = "usage: sillage <command> ...\n\ncommands:\n  eval CONDITION ATTRIBUTES [--groups SAVED_GROUPS] | eval --batch   evaluate a targeting condition";
+
 fn main() {
-    eprintln!("usage: sillage <command> ...");
-    std::process::exit(2);
+    let args: Vec<String> = std::env::args().collect();
+    let code = match args.get(1).map(String::as_str) {
+        Some("eval") => eval::run(&args[2..]),
+        _ => {
+            eprintln!("{USAGE}");
+            2
+        }
+    };
+    std::process::exit(code);
 }

@@ -4,6 +4,8 @@
 //! is returned as data for the shell to apply.
 
 pub mod batch;
+pub mod bucket;
+pub mod condition;
 pub mod config;
 pub mod diag;
 pub mod engage;

@@ -3,6 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod batch;
+mod conditions;
 mod config;
 mod engage;
 mod events;

@@ -1,0 +1,120 @@
+//! `sillage eval`: evaluate a targeting condition against attributes, the way
+//! the page will.
+//!
+//! Why a CLI for it: site owners debug "why did this visitor (not) get the
+//! variant?" by trying a condition against a set of attributes; `--batch` lets
+//! them (and CI) replay many recorded cases in one process, one answer per line,
+//! where a bad line reports an error and the batch goes on.
+
+use sillage::core::condition::{check_condition, Condition};
+use sillage::core::json::Json;
+use sillage::native_regex::NativeRegex;
+use std::io::{BufRead, Write};
+
+const USAGE: &str = "usage: sillage eval CONDITION ATTRIBUTES [--groups SAVED_GROUPS]\n       sillage eval --batch < lines of {\"condition\":..., \"attributes\":..., \"savedGroups\":...}";
+
+/// Runs `sillage eval` with the arguments after `eval`; returns the exit code.
+pub fn run(args: &[String]) -> i32 {
+    let mut positional = Vec::new();
+    let mut groups_text = None;
+    let mut batch = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--batch" => batch = true,
+            "--groups" => match it.next() {
+                Some(g) => groups_text = Some(g.as_str()),
+                None => return usage("--groups needs a value"),
+            },
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return 0;
+            }
+            _ => positional.push(a.as_str()),
+        }
+    }
+    if batch {
+        if !positional.is_empty() || groups_text.is_some() {
+            return usage("--batch takes no other arguments");
+        }
+        return run_batch();
+    }
+    let [condition, attributes] = positional[..] else {
+        return usage("expected CONDITION and ATTRIBUTES");
+    };
+    let parsed = (|| {
+        let c = parse_arg("CONDITION", condition)?;
+        let a = parse_arg("ATTRIBUTES", attributes)?;
+        let g = match groups_text {
+            Some(t) => parse_arg("SAVED_GROUPS", t)?,
+            None => Json::obj(),
+        };
+        Ok::<_, String>((c, a, g))
+    })();
+    let (c, a, g) = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let regex = NativeRegex::new();
+    for d in check_condition(&c, "", &regex) {
+        eprintln!("warning: {}", d.render());
+    }
+    let (cond, _) = Condition::parse(&c);
+    println!("{}", cond.eval(&a, &g, &regex));
+    0
+}
+
+fn usage(problem: &str) -> i32 {
+    eprintln!("error: {problem}\n{USAGE}");
+    2
+}
+
+fn parse_arg(name: &str, text: &str) -> Result<Json, String> {
+    serde_json::from_str(text).map_err(|e| format!("{name} is not valid JSON: {e}"))
+}
+
+/// One answer per input line, in order; errors are reported in place.
+fn run_batch() -> i32 {
+    let regex = NativeRegex::new();
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (n, line) in stdin.lock().lines().enumerate() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: reading stdin: {e}");
+                return 1;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = match eval_line(&line, &regex) {
+            Ok(b) => if b { "true" } else { "false" }.to_string(),
+            Err(e) => format!("error: line {}: {e}", n + 1),
+        };
+        if writeln!(out, "{answer}").is_err() {
+            return 1;
+        }
+    }
+    if out.flush().is_err() {
+        return 1;
+    }
+    0
+}
+
+fn eval_line(line: &str, regex: &NativeRegex) -> Result<bool, String> {
+    let v: Json = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    if !matches!(v, Json::Obj(_)) {
+        return Err(String::from("expected an object with \"condition\""));
+    }
+    let condition = v.get("condition").ok_or("missing \"condition\"")?;
+    let attributes = v.get("attributes").cloned().unwrap_or_else(Json::obj);
+    let groups = v.get("savedGroups").cloned().unwrap_or_else(Json::obj);
+    let (cond, _) = Condition::parse(condition);
+    Ok(cond.eval(&attributes, &groups, regex))
+}

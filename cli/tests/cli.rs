@@ -1,0 +1,102 @@
+//! The `sillage` binary, run as a site owner would.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn sillage(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sillage"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sillage runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+#[test]
+fn eval_prints_true_or_false() {
+    let c = r#"{"country": {"$in": ["FR", "BE"]}, "age": {"$gte": 18}}"#;
+    let yes = sillage(&["eval", c, r#"{"country": "FR", "age": 30}"#], "");
+    assert!(yes.status.success());
+    assert_eq!(text(&yes.stdout), "true\n");
+    let no = sillage(&["eval", c, r#"{"country": "DE", "age": 30}"#], "");
+    assert!(no.status.success());
+    assert_eq!(text(&no.stdout), "false\n");
+}
+
+#[test]
+fn eval_uses_saved_groups() {
+    let c = r#"{"id": {"$inGroup": "beta"}}"#;
+    let a = r#"{"id": "u2"}"#;
+    let out = sillage(&["eval", c, a, "--groups", r#"{"beta": ["u1", "u2"]}"#], "");
+    assert_eq!(text(&out.stdout), "true\n");
+    let out = sillage(&["eval", c, a], "");
+    assert_eq!(text(&out.stdout), "false\n");
+}
+
+#[test]
+fn eval_names_the_bad_argument() {
+    let out = sillage(&["eval", "{", "{}"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: CONDITION is not valid JSON"));
+    let out = sillage(&["eval", "{}", "[1,"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: ATTRIBUTES is not valid JSON"));
+    let out = sillage(&["eval", "{}", "{}", "--groups", "x"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: SAVED_GROUPS is not valid JSON"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn eval_warns_about_suspicious_conditions() {
+    let out = sillage(&["eval", r#"{"age": {"$gtt": 3}}"#, r#"{"age": 5}"#], "");
+    assert_eq!(text(&out.stdout), "false\n");
+    assert_eq!(
+        text(&out.stderr),
+        "warning: age: unknown operator \"$gtt\" (did you mean \"$gt\"?)\n"
+    );
+}
+
+#[test]
+fn batch_answers_every_line_and_goes_on_after_errors() {
+    let input = [
+        r#"{"condition": {"a": 1}, "attributes": {"a": 1}}"#,
+        "not json",
+        r#"{"attributes": {"a": 1}}"#,
+        r#"{"condition": {"a": {"$regex": "^x"}}, "attributes": {"a": "xyz"}}"#,
+        r#"{"condition": {"id": {"$notInGroup": "g"}}, "attributes": {"id": 1}, "savedGroups": {"g": [1]}}"#,
+    ]
+    .join("\n");
+    let out = sillage(&["eval", "--batch"], &input);
+    assert!(out.status.success());
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert_eq!(lines[0], "true");
+    assert!(
+        lines[1].starts_with("error: line 2: not valid JSON"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "error: line 3: missing \"condition\"");
+    assert_eq!(lines[3], "true");
+    assert_eq!(lines[4], "false");
+}
+
+#[test]
+fn unknown_command_prints_usage() {
+    let out = sillage(&["nope"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("eval CONDITION ATTRIBUTES"));
+}

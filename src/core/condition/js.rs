@@ -1,0 +1,442 @@
+//! The few JavaScript coercions the condition language depends on.
+//!
+//! GrowthBook's evaluator is JavaScript and leans on the language's implicit
+//! conversions (`value + ""`, `value * 1`, `a < b` across types, `!!value`,
+//! `JSON.stringify`). To give the same answers, these helpers reproduce the
+//! ECMAScript rules for plain JSON data. Number-to-string conversion of
+//! non-integers is the one place that uses `core::fmt`; it is only reached when a
+//! fractional number must be turned into text (a cold path).
+
+use crate::core::json::Json;
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+/// JavaScript truthiness (`!!value`).
+pub(crate) fn truthy(v: &Json) -> bool {
+    match v {
+        Json::Null => false,
+        Json::Bool(b) => *b,
+        Json::Num(n) => *n != 0.0 && !n.is_nan(),
+        Json::Str(s) => !s.is_empty(),
+        Json::Arr(_) | Json::Obj(_) => true,
+    }
+}
+
+/// Appends `String(n)`.
+pub(crate) fn push_num(out: &mut String, n: f64) {
+    if n.is_nan() {
+        out.push_str("NaN");
+    } else if n.is_infinite() {
+        out.push_str(if n > 0.0 { "Infinity" } else { "-Infinity" });
+    } else if n == 0.0 {
+        out.push('0');
+    } else if n.fract() == 0.0 && n.abs() < 1.8e19 {
+        if n < 0.0 {
+            out.push('-');
+        }
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let mut u = n.abs() as u64;
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (u % 10) as u8;
+            u /= 10;
+            if u == 0 {
+                break;
+            }
+        }
+        for &b in &buf[i..] {
+            out.push(b as char);
+        }
+    } else {
+        push_num_cold(out, n);
+    }
+}
+
+#[cold]
+fn push_num_cold(out: &mut String, n: f64) {
+    use std::fmt::Write;
+    let a = n.abs();
+    if (1e-6..1e21).contains(&a) {
+        // Rust's Display is the shortest round-trip decimal, as in JavaScript.
+        let _ = write!(out, "{n}");
+    } else {
+        let mut s = String::new();
+        let _ = write!(s, "{n:e}");
+        match s.find('e') {
+            Some(i) if !s[i + 1..].starts_with('-') => {
+                out.push_str(&s[..=i]);
+                out.push('+');
+                out.push_str(&s[i + 1..]);
+            }
+            _ => out.push_str(&s),
+        }
+    }
+}
+
+/// Appends `String(v)`.
+pub(crate) fn push_string(out: &mut String, v: &Json) {
+    match v {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Num(n) => push_num(out, *n),
+        Json::Str(s) => out.push_str(s),
+        Json::Obj(_) => out.push_str("[object Object]"),
+        Json::Arr(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                // `null` items join as empty strings.
+                if !matches!(item, Json::Null) {
+                    push_string(out, item);
+                }
+            }
+        }
+    }
+}
+
+/// `String(v)`, borrowing when `v` is already a string.
+pub(crate) fn to_string(v: &Json) -> Cow<'_, str> {
+    match v {
+        Json::Str(s) => Cow::Borrowed(s),
+        Json::Null => Cow::Borrowed("null"),
+        Json::Bool(true) => Cow::Borrowed("true"),
+        Json::Bool(false) => Cow::Borrowed("false"),
+        _ => {
+            let mut s = String::new();
+            push_string(&mut s, v);
+            Cow::Owned(s)
+        }
+    }
+}
+
+/// ECMAScript white space and line terminators (what `String.prototype.trim`
+/// removes).
+fn is_js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{9}'..='\u{d}'
+            | ' '
+            | '\u{a0}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{200a}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202f}'
+            | '\u{205f}'
+            | '\u{3000}'
+            | '\u{feff}'
+    )
+}
+
+/// Whether `c` ends a line for JavaScript's `.` and `$`.
+pub(crate) fn is_line_terminator(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}')
+}
+
+/// `Number(s)`: JavaScript's StringToNumber.
+pub(crate) fn str_to_num(s: &str) -> f64 {
+    let t = s.trim_matches(is_js_space);
+    if t.is_empty() {
+        return 0.0;
+    }
+    let radix = match t.get(..2) {
+        Some("0x" | "0X") => 16,
+        Some("0o" | "0O") => 8,
+        Some("0b" | "0B") => 2,
+        _ => 0,
+    };
+    if radix != 0 {
+        let digits = &t[2..];
+        if digits.is_empty() {
+            return f64::NAN;
+        }
+        let mut n = 0.0f64;
+        for c in digits.chars() {
+            match c.to_digit(radix) {
+                Some(d) => n = n * f64::from(radix) + f64::from(d),
+                None => return f64::NAN,
+            }
+        }
+        return n;
+    }
+    let unsigned = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if unsigned == "Infinity" {
+        return if t.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
+    }
+    if !is_decimal_literal(unsigned) {
+        return f64::NAN;
+    }
+    t.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// `digits [. digits?] | . digits`, then an optional exponent.
+fn is_decimal_literal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut digits = i - int_start;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        digits += i - frac_start;
+    }
+    if digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exp_start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// `Number(v)` (what `v * 1` computes).
+pub(crate) fn to_num(v: &Json) -> f64 {
+    match v {
+        Json::Null => 0.0,
+        Json::Bool(b) => f64::from(u8::from(*b)),
+        Json::Num(n) => *n,
+        Json::Str(s) => str_to_num(s),
+        Json::Obj(_) => f64::NAN,
+        Json::Arr(_) => str_to_num(&to_string(v)),
+    }
+}
+
+/// A primitive as the relational operators see it.
+#[derive(Clone, Debug)]
+pub(crate) enum Prim<'a> {
+    /// A string (compared as UTF-16 when both sides are strings).
+    Str(Cow<'a, str>),
+    /// Anything else, already converted to a number.
+    Num(f64),
+}
+
+/// `ToPrimitive` then, for non-strings, `ToNumber`.
+pub(crate) fn to_prim(v: &Json) -> Prim<'_> {
+    match v {
+        Json::Str(s) => Prim::Str(Cow::Borrowed(s)),
+        Json::Arr(_) | Json::Obj(_) => Prim::Str(to_string(v)),
+        _ => Prim::Num(to_num(v)),
+    }
+}
+
+/// Compares strings by UTF-16 code units, as JavaScript does.
+pub(crate) fn cmp_utf16(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() || b.is_ascii() {
+        // Code point order equals UTF-16 order unless both sides hold
+        // characters at or above U+E000.
+        return a.cmp(b);
+    }
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// JavaScript's `a < b` on primitives: `None` when a number side is NaN.
+pub(crate) fn less_than(a: &Prim, b: &Prim) -> Option<bool> {
+    match (a, b) {
+        (Prim::Str(x), Prim::Str(y)) => Some(cmp_utf16(x, y) == Ordering::Less),
+        _ => {
+            let x = prim_num(a);
+            let y = prim_num(b);
+            if x.is_nan() || y.is_nan() {
+                None
+            } else {
+                Some(x < y)
+            }
+        }
+    }
+}
+
+fn prim_num(p: &Prim) -> f64 {
+    match p {
+        Prim::Str(s) => str_to_num(s),
+        Prim::Num(n) => *n,
+    }
+}
+
+/// `a === b` for values coming from different JSON documents: arrays and
+/// objects are never identical.
+pub(crate) fn strict_eq(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Null, Json::Null) => true,
+        (Json::Bool(x), Json::Bool(y)) => x == y,
+        (Json::Num(x), Json::Num(y)) => x == y,
+        (Json::Str(x), Json::Str(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// `Array.prototype.includes` equality (SameValueZero) across documents.
+pub(crate) fn same_value_zero(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Num(x), Json::Num(y)) => x == y || (x.is_nan() && y.is_nan()),
+        _ => strict_eq(a, b),
+    }
+}
+
+/// The canonical array index a property key names, if any (`"0"`, `"17"`, not
+/// `"01"`).
+pub(crate) fn array_index(key: &str) -> Option<u32> {
+    if key.is_empty() || key.len() > 10 || (key.len() > 1 && key.starts_with('0')) {
+        return None;
+    }
+    if !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = key.parse().ok()?;
+    // 2^32 - 1 is not an array index.
+    u32::try_from(n).ok().filter(|&n| n != u32::MAX)
+}
+
+/// Object entries in JavaScript property order: integer-like keys first in
+/// ascending order, then the other keys in insertion order.
+pub(crate) fn js_order(m: &[(String, Json)]) -> Vec<&(String, Json)> {
+    let mut v: Vec<&(String, Json)> = m.iter().collect();
+    if m.iter().any(|(k, _)| array_index(k).is_some()) {
+        v.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |i| (0, i)));
+    }
+    v
+}
+
+/// `JSON.stringify(a) === JSON.stringify(b)` for plain JSON data.
+pub(crate) fn stringify_eq(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Arr(x), Json::Arr(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| stringify_eq(p, q))
+        }
+        (Json::Obj(x), Json::Obj(y)) => {
+            if x.len() != y.len() {
+                return false;
+            }
+            let plain = |m: &[(String, Json)]| m.iter().all(|(k, _)| array_index(k).is_none());
+            if plain(x) && plain(y) {
+                x.iter()
+                    .zip(y)
+                    .all(|((ka, va), (kb, vb))| ka == kb && stringify_eq(va, vb))
+            } else {
+                js_order(x)
+                    .into_iter()
+                    .zip(js_order(y))
+                    .all(|((ka, va), (kb, vb))| ka == kb && stringify_eq(va, vb))
+            }
+        }
+        // Distinct finite numbers always stringify differently; 0 and -0 alike.
+        _ => strict_eq(a, b),
+    }
+}
+
+/// GrowthBook's `paddedVersionString`: numeric parts left-padded to 5 with
+/// spaces, a `~` appended to plain `x.y.z` so it sorts after its pre-releases.
+pub(crate) fn padded_version(v: &Json) -> String {
+    let mut owned = String::new();
+    let s: &str = match v {
+        Json::Num(n) => {
+            push_num(&mut owned, *n);
+            &owned
+        }
+        Json::Str(s) if !s.is_empty() => s,
+        _ => "0",
+    };
+    // replace(/(^v|\+.*$)/g, ""): a leading "v", and the first "+" whose tail
+    // holds no line terminator (`.` stops at them).
+    let mut s = s.strip_prefix('v').unwrap_or(s);
+    let mut search = 0;
+    while let Some(i) = s[search..].find('+').map(|i| i + search) {
+        if !s[i + 1..].contains(is_line_terminator) {
+            s = &s[..i];
+            break;
+        }
+        search = i + 1;
+    }
+    let count = s.split(['-', '.']).count();
+    let mut out = String::with_capacity(s.len() + 16);
+    for (i, part) in s
+        .split(['-', '.'])
+        .chain((count == 3).then_some("~"))
+        .enumerate()
+    {
+        if i > 0 {
+            out.push('-');
+        }
+        if !part.is_empty() && part.len() < 5 && part.bytes().all(|b| b.is_ascii_digit()) {
+            for _ in part.len()..5 {
+                out.push(' ');
+            }
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &Json) -> String {
+        to_string(v).into_owned()
+    }
+
+    #[test]
+    fn number_strings_follow_javascript() {
+        assert_eq!(s(&Json::Num(3.0)), "3");
+        assert_eq!(s(&Json::Num(-0.0)), "0");
+        assert_eq!(s(&Json::Num(0.1)), "0.1");
+        assert_eq!(s(&Json::Num(1e21)), "1e+21");
+        assert_eq!(s(&Json::Num(1.5e-7)), "1.5e-7");
+        assert_eq!(s(&Json::Num(123456789012.5)), "123456789012.5");
+        let arr = Json::Arr(vec![Json::Num(1.0), Json::Null, Json::Str("a".into())]);
+        assert_eq!(s(&arr), "1,,a");
+    }
+
+    #[test]
+    fn string_to_number_follows_javascript() {
+        assert_eq!(str_to_num(" 12 "), 12.0);
+        assert_eq!(str_to_num(""), 0.0);
+        assert_eq!(str_to_num("0x1f"), 31.0);
+        assert_eq!(str_to_num("-Infinity"), f64::NEG_INFINITY);
+        assert_eq!(str_to_num(".5"), 0.5);
+        assert_eq!(str_to_num("5."), 5.0);
+        assert!(str_to_num("inf").is_nan());
+        assert!(str_to_num("1e").is_nan());
+        assert!(str_to_num("abc").is_nan());
+    }
+
+    #[test]
+    fn versions_are_padded() {
+        assert_eq!(
+            padded_version(&Json::from("v1.2.3+build")),
+            "    1-    2-    3-~"
+        );
+        assert_eq!(
+            padded_version(&Json::from("1.0.0-beta.1")),
+            "    1-    0-    0-beta-    1"
+        );
+        assert_eq!(padded_version(&Json::Null), "    0");
+    }
+
+    #[test]
+    fn utf16_order() {
+        // U+FF61 sorts after U+1F600 in UTF-16 (surrogates are 0xD8xx).
+        assert_eq!(cmp_utf16("\u{ff61}", "\u{1f600}"), Ordering::Greater);
+    }
+}

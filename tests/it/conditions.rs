@@ -1,0 +1,489 @@
+//! Conditions and bucketing: GrowthBook's conformance corpus, the diagnostics
+//! of `check_condition`, and "never panics" on arbitrary JSON.
+
+use proptest::prelude::*;
+use sillage::core::bucket::{
+    choose_variation, get_bucket_ranges, get_equal_weights, hash, in_namespace,
+};
+use sillage::core::condition::{check_condition, eval_condition, Condition};
+use sillage::core::json::Json;
+use sillage::native_regex::NativeRegex;
+
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/conformance/growthbook-cases.json"
+);
+
+/// Suites this crate implements, with their case counts in spec 0.8.0.
+const SUITES: &[(&str, usize)] = &[
+    ("evalCondition", 248),
+    ("hash", 15),
+    ("getBucketRange", 13),
+    ("chooseVariation", 13),
+    ("inNamespace", 16),
+    ("getEqualWeights", 6),
+];
+
+fn load_corpus() -> Option<serde_json::Value> {
+    match std::fs::read_to_string(CORPUS) {
+        Ok(text) => Some(serde_json::from_str(&text).expect("corpus is valid JSON")),
+        Err(e) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("conformance corpus missing at {CORPUS}: {e}");
+            }
+            eprintln!("notice: skipping GrowthBook conformance, {CORPUS} not readable: {e}");
+            None
+        }
+    }
+}
+
+fn json(v: &serde_json::Value) -> Json {
+    serde_json::from_value(v.clone()).expect("corpus value converts")
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-8
+}
+
+fn ranges(v: &serde_json::Value) -> Vec<(f64, f64)> {
+    v.as_array()
+        .expect("ranges array")
+        .iter()
+        .map(|r| (r[0].as_f64().unwrap(), r[1].as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn growthbook_conformance() {
+    let Some(corpus) = load_corpus() else {
+        return;
+    };
+    let regex = NativeRegex::new();
+    let mut failures: Vec<String> = Vec::new();
+    let mut fail = |suite: &str, name: &str, detail: String| {
+        failures.push(format!("{suite} / {name}: {detail}"));
+    };
+    let mut ran = std::collections::BTreeMap::new();
+
+    for case in corpus["evalCondition"].as_array().unwrap() {
+        let c = case.as_array().unwrap();
+        let name = c[0].as_str().unwrap();
+        let condition = json(&c[1]);
+        let attributes = json(&c[2]);
+        let expected = c[3].as_bool().unwrap();
+        let groups = c.get(4).map(json).unwrap_or_else(Json::obj);
+        let direct = eval_condition(&attributes, &condition, &groups, &regex);
+        let (compiled, _) = Condition::parse(&condition);
+        let again = compiled.eval(&attributes, &groups, &regex);
+        // Check must run (and not panic) on every corpus condition too.
+        let _ = check_condition(&condition, "when", &regex);
+        if direct != expected || again != expected {
+            fail(
+                "evalCondition",
+                name,
+                format!("expected {expected}, got {direct} (compiled: {again})"),
+            );
+        }
+        *ran.entry("evalCondition").or_insert(0) += 1;
+    }
+
+    for case in corpus["hash"].as_array().unwrap() {
+        let c = case.as_array().unwrap();
+        let (seed, value) = (c[0].as_str().unwrap(), c[1].as_str().unwrap());
+        let version = c[2].as_u64().unwrap() as u32;
+        let got = hash(seed, value, version);
+        let ok = match (c[3].as_f64(), got) {
+            (Some(e), Some(g)) => close(e, g),
+            (None, None) => true,
+            _ => false,
+        };
+        if !ok {
+            let name = format!("{seed}/{value}/v{version}");
+            fail("hash", &name, format!("expected {}, got {got:?}", c[3]));
+        }
+        *ran.entry("hash").or_insert(0) += 1;
+    }
+
+    for case in corpus["getBucketRange"].as_array().unwrap() {
+        let c = case.as_array().unwrap();
+        let name = c[0].as_str().unwrap();
+        let args = c[1].as_array().unwrap();
+        let n = args[0].as_i64().unwrap();
+        let coverage = args[1].as_f64().unwrap();
+        let weights: Option<Vec<f64>> = args[2]
+            .as_array()
+            .map(|w| w.iter().map(|x| x.as_f64().unwrap()).collect());
+        let got = get_bucket_ranges(n, coverage, weights.as_deref());
+        let want = ranges(&c[2]);
+        let ok = got.len() == want.len()
+            && got
+                .iter()
+                .zip(&want)
+                .all(|(g, w)| close(g.0, w.0) && close(g.1, w.1));
+        if !ok {
+            fail(
+                "getBucketRange",
+                name,
+                format!("expected {want:?}, got {got:?}"),
+            );
+        }
+        *ran.entry("getBucketRange").or_insert(0) += 1;
+    }
+
+    for case in corpus["chooseVariation"].as_array().unwrap() {
+        let c = case.as_array().unwrap();
+        let name = c[0].as_str().unwrap();
+        let got = choose_variation(c[1].as_f64().unwrap(), &ranges(&c[2]));
+        let want = c[3].as_i64().unwrap() as i32;
+        if got != want {
+            fail(
+                "chooseVariation",
+                name,
+                format!("expected {want}, got {got}"),
+            );
+        }
+        *ran.entry("chooseVariation").or_insert(0) += 1;
+    }
+
+    for case in corpus["inNamespace"].as_array().unwrap() {
+        let c = case.as_array().unwrap();
+        let name = c[0].as_str().unwrap();
+        let ns = c[2].as_array().unwrap();
+        let got = in_namespace(
+            c[1].as_str().unwrap(),
+            (
+                ns[0].as_str().unwrap(),
+                ns[1].as_f64().unwrap(),
+                ns[2].as_f64().unwrap(),
+            ),
+        );
+        let want = c[3].as_bool().unwrap();
+        if got != want {
+            fail("inNamespace", name, format!("expected {want}, got {got}"));
+        }
+        *ran.entry("inNamespace").or_insert(0) += 1;
+    }
+
+    for case in corpus["getEqualWeights"].as_array().unwrap() {
+        let c = case.as_array().unwrap();
+        let n = c[0].as_i64().unwrap();
+        let want: Vec<f64> = c[1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let got = get_equal_weights(n);
+        if got.len() != want.len() || !got.iter().zip(&want).all(|(g, w)| close(*g, *w)) {
+            fail(
+                "getEqualWeights",
+                &n.to_string(),
+                format!("expected {want:?}, got {got:?}"),
+            );
+        }
+        *ran.entry("getEqualWeights").or_insert(0) += 1;
+    }
+
+    for (suite, count) in SUITES {
+        let got = ran.get(suite).copied().unwrap_or(0);
+        let failed = failures
+            .iter()
+            .filter(|f| f.starts_with(&format!("{suite} / ")))
+            .count();
+        eprintln!("{suite}: {}/{got} passed", got - failed);
+        if got != *count {
+            failures.push(format!("{suite}: ran {got} cases, expected {count}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} conformance failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// `check_condition` at path `rules[3].when`, rendered `path: message`.
+fn check(condition: &str, expected: &[&str]) {
+    let c: Json = serde_json::from_str(condition).unwrap();
+    let got: Vec<String> = check_condition(&c, "rules[3].when", &NativeRegex::new())
+        .iter()
+        .map(|d| d.render())
+        .collect();
+    assert_eq!(got, expected, "for {condition}");
+}
+
+#[test]
+fn check_reports_problems_with_paths() {
+    check(r#"{"interests.running": {"$gt": 3}, "country": "FR"}"#, &[]);
+    check(
+        r#"{"interests.running": {"$gtt": 3}}"#,
+        &[r#"rules[3].when.interests.running: unknown operator "$gtt" (did you mean "$gt"?)"#],
+    );
+    check(
+        r#"{"tags": {"$in": "vip"}}"#,
+        &[r#"rules[3].when.tags: "$in" needs an array, got string"#],
+    );
+    check(
+        r#"{"ua": {"$regex": "/???***[)"}}"#,
+        &[r#"rules[3].when.ua: invalid regular expression "/???***[)""#],
+    );
+    check(
+        r#"{"ua": {"$regexi": 5}}"#,
+        &[r#"rules[3].when.ua: "$regexi" needs a pattern string, got number"#],
+    );
+    check(
+        r#"{"$or": {"a": 1}}"#,
+        &[r#"rules[3].when: "$or" needs an array of conditions, got object"#],
+    );
+    check(
+        r#"{"$and": [{"a": 1}, 3]}"#,
+        &[r#"rules[3].when.$and[1]: condition must be an object, got number"#],
+    );
+    check(
+        r#"{"$orr": []}"#,
+        &[r#"rules[3].when: unknown operator "$orr" (did you mean "$or"?)"#],
+    );
+    check(
+        r#"{"$gt": 1}"#,
+        &[
+            r#"rules[3].when: operator "$gt" must be applied to an attribute, as in {"attr": {"$gt": ...}}"#,
+        ],
+    );
+    check(
+        r#"{"age": {"$type": "strng"}}"#,
+        &[r#"rules[3].when.age: unknown type "strng" (did you mean "string"?)"#],
+    );
+    check(
+        r#"{"hobbies": {"$elemMatch": {"name": {"$regexx": "^a"}}}}"#,
+        &[
+            r#"rules[3].when.hobbies.$elemMatch.name: unknown operator "$regexx" (did you mean "$regex"?)"#,
+        ],
+    );
+    check(
+        r#"{"tags": {"$all": [{"$ne": [1]}]}}"#,
+        &[
+            r#"rules[3].when.tags.$all[0]: "$ne" compares by identity, so an array never equals the attribute"#,
+        ],
+    );
+    check(
+        r#"{"a": {"$exists": "yes"}, "b": {"$inGroup": 3}}"#,
+        &[
+            r#"rules[3].when.a: "$exists" needs a boolean, got string"#,
+            r#"rules[3].when.b: "$inGroup" needs a saved group id (a string), got number"#,
+        ],
+    );
+    check(
+        r#"{"a": {"$gt": 1, "b": 2}}"#,
+        &["rules[3].when.a: object mixes operators and attribute names, so it is compared as a literal value"],
+    );
+    check(
+        "null",
+        &["rules[3].when: condition must be an object, got null"],
+    );
+}
+
+#[test]
+fn compiled_condition_is_reusable() {
+    let regex = NativeRegex::new();
+    let c: Json = serde_json::from_str(
+        r#"{"country": {"$in": ["FR", "BE"]}, "version": {"$vgte": "2.0.0"}}"#,
+    )
+    .unwrap();
+    let (cond, diags) = Condition::parse(&c);
+    assert!(diags.is_empty());
+    let typo: Json = serde_json::from_str(r#"{"age": {"$gtt": 3}}"#).unwrap();
+    let (_, diags) = Condition::parse_at(&typo, "rules[0].when");
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].path, "rules[0].when.age");
+    let yes: Json = serde_json::from_str(r#"{"country": "FR", "version": "2.1.0"}"#).unwrap();
+    let no: Json = serde_json::from_str(r#"{"country": "FR", "version": "1.9.9"}"#).unwrap();
+    let groups = Json::obj();
+    for _ in 0..3 {
+        assert!(cond.eval(&yes, &groups, &regex));
+        assert!(!cond.eval(&no, &groups, &regex));
+    }
+}
+
+/// Answers GrowthBook's JavaScript gives beyond the corpus (worked out from
+/// the ECMAScript coercion rules `mongrule.ts` relies on).
+#[test]
+fn javascript_coercions_match_growthbook() {
+    let regex = NativeRegex::new();
+    let cases: &[(&str, &str, bool)] = &[
+        // A missing attribute is null, and null * 1 === 0.
+        (r#"{"x": 0}"#, r#"{}"#, true),
+        (r#"{"n": {"$gt": 4}}"#, r#"{"n": "5"}"#, true),
+        // Two strings compare as text.
+        (r#"{"n": {"$gt": "10"}}"#, r#"{"n": "9"}"#, true),
+        (r#"{"n": {"$gt": "abc"}}"#, r#"{"n": 5}"#, false),
+        (r#"{"n": {"$lte": "abc"}}"#, r#"{"n": 5}"#, false),
+        (r#"{"a": {"$lte": null}}"#, r#"{"a": false}"#, true),
+        (r#"{"tags.length": 2}"#, r#"{"tags": ["a", "b"]}"#, true),
+        (r#"{"tags.1": "b"}"#, r#"{"tags": ["a", "b"]}"#, true),
+        (r#"{"a": "1,2"}"#, r#"{"a": [1, 2]}"#, true),
+        (r#"{"a": "0.1"}"#, r#"{"a": 0.1}"#, true),
+        (r#"{"a": "1e+21"}"#, r#"{"a": 1e21}"#, true),
+        (r#"{"a": "-0"}"#, r#"{"a": -0.0}"#, false),
+        (r#"{"a": {"$regex": "^nu"}}"#, r#"{}"#, true),
+        (r#"{"a": {"$eq": [1]}}"#, r#"{"a": [1]}"#, false),
+        (r#"{"a": [1]}"#, r#"{"a": [1]}"#, true),
+        (
+            r#"{"a": {"1": 1, "b": 2}}"#,
+            r#"{"a": {"b": 2, "1": 1}}"#,
+            true,
+        ),
+        (
+            r#"{"a": {"b": 2, "c": 1}}"#,
+            r#"{"a": {"c": 1, "b": 2}}"#,
+            false,
+        ),
+        (
+            r#"{"v": {"$vgt": "1.0.0-beta"}}"#,
+            r#"{"v": "v1.0.0+build.7"}"#,
+            true,
+        ),
+        // JavaScript would throw inside $not: the whole condition is false.
+        (r#"{"$not": {"$or": null}}"#, r#"{}"#, false),
+        (r#"{"$or": {"a": 1}}"#, r#"{}"#, true),
+        (r#"{"$nor": {"a": 1}}"#, r#"{}"#, false),
+    ];
+    for (condition, attributes, expected) in cases {
+        let c: Json = serde_json::from_str(condition).unwrap();
+        let a: Json = serde_json::from_str(attributes).unwrap();
+        let got = eval_condition(&a, &c, &Json::obj(), &regex);
+        assert_eq!(got, *expected, "{condition} on {attributes}");
+    }
+}
+
+#[test]
+fn deep_nesting_is_false_and_reported() {
+    let regex = NativeRegex::new();
+    let mut c = Json::obj().with("a", 1.0);
+    for _ in 0..1_000 {
+        c = Json::obj().with("$not", Json::obj().with("$not", c));
+    }
+    let (cond, diags) = Condition::parse(&c);
+    assert!(!cond.eval(&Json::obj().with("a", 1.0), &Json::obj(), &regex));
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].message, "condition nested deeper than 64 levels");
+    let mut v = Json::obj().with("$eq", 1.0);
+    for _ in 0..1_000 {
+        v = Json::obj().with("$not", v);
+    }
+    let c = Json::obj().with("a", v);
+    assert!(!eval_condition(
+        &Json::obj().with("a", 2.0),
+        &c,
+        &Json::obj(),
+        &regex
+    ));
+    // Within the limit, nesting works as usual: 20 `$not`s cancel out.
+    let mut c = Json::obj().with("a", 1.0);
+    for _ in 0..20 {
+        c = Json::obj().with("$not", c);
+    }
+    assert!(eval_condition(
+        &Json::obj().with("a", 1.0),
+        &c,
+        &Json::obj(),
+        &regex
+    ));
+}
+
+fn arb_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "$eq",
+            "$ne",
+            "$gt",
+            "$gte",
+            "$lt",
+            "$lte",
+            "$in",
+            "$nin",
+            "$all",
+            "$ini",
+            "$nini",
+            "$alli",
+            "$elemMatch",
+            "$size",
+            "$exists",
+            "$type",
+            "$regex",
+            "$regexi",
+            "$not",
+            "$and",
+            "$or",
+            "$nor",
+            "$veq",
+            "$vne",
+            "$vgt",
+            "$vgte",
+            "$vlt",
+            "$vlte",
+            "$inGroup",
+            "$notInGroup",
+            "$bogus",
+            "a",
+            "a.b",
+            "0",
+            "length",
+            "",
+        ])
+        .prop_map(String::from),
+        "[a-z$.0-9]{0,6}",
+    ]
+}
+
+fn arb_json() -> impl Strategy<Value = Json> {
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::Bool),
+        prop_oneof![
+            any::<f64>(),
+            -10.0..10.0f64,
+            (-3i32..20).prop_map(f64::from)
+        ]
+        .prop_map(Json::Num),
+        prop_oneof![
+            "[ -~]{0,8}",
+            Just("1.2.3".to_string()),
+            Just("(a|b)+[".to_string()),
+            Just("\u{1f600}É".to_string()),
+        ]
+        .prop_map(Json::Str),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Json::Arr),
+            prop::collection::vec((arb_key(), inner), 0..5).prop_map(Json::Obj),
+        ]
+    })
+}
+
+proptest! {
+    /// Parsing, evaluating and checking never panic, and wrapping a condition
+    /// in a one-item `$and` or `$or` never changes its answer (JavaScript
+    /// exceptions included: they make both sides false).
+    #[test]
+    fn never_panics_on_arbitrary_json(
+        condition in arb_json(),
+        attributes in arb_json(),
+        groups in arb_json(),
+    ) {
+        let regex = NativeRegex::new();
+        let (compiled, _) = Condition::parse(&condition);
+        let plain = compiled.eval(&attributes, &groups, &regex);
+        prop_assert_eq!(plain, eval_condition(&attributes, &condition, &groups, &regex));
+        for op in ["$and", "$or"] {
+            let wrapped = Json::obj().with(op, Json::Arr(vec![condition.clone()]));
+            prop_assert_eq!(
+                eval_condition(&attributes, &wrapped, &groups, &regex),
+                plain,
+                "{} around {:?}", op, condition
+            );
+        }
+        let _ = check_condition(&condition, "when", &regex);
+    }
+}
