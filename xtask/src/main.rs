@@ -447,7 +447,9 @@ fn test() -> bool {
             "sillage",
             "--target",
             WASM_TARGET,
-            "--all-targets",
+            // The lib and its tests; examples and benches are native tools.
+            "--lib",
+            "--tests",
             "--",
             "-D",
             "warnings",
