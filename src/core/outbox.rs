@@ -299,20 +299,35 @@ impl Outbox {
         self.batcher.push(id, json, at);
     }
 
-    /// Drops the oldest events beyond the caps (count, bytes, age). An event
-    /// in flight is never dropped: the caps wait for its outcome.
+    /// Drops the oldest events beyond the caps (count, bytes, age). The batch
+    /// in flight is neither dropped nor counted: its outcome decides, and an
+    /// acknowledgement frees it in a moment.
     fn enforce_caps(&mut self, now: Millis) {
         let mut gone: Vec<String> = Vec::new();
-        while let Some((id, len, at)) = self.sizes.front() {
-            let over = self.sizes.len() > self.caps.max_events
-                || self.bytes > self.caps.max_bytes
+        let flying = self
+            .sizes
+            .iter()
+            .filter(|(id, ..)| self.in_flight_ids.contains(id));
+        let (n, b) = flying.fold((0, 0), |(n, b), (_, len, _)| (n + 1, b + len));
+        let (mut count, mut bytes) = (self.sizes.len() - n, self.bytes - b);
+        let mut i = 0;
+        while i < self.sizes.len() {
+            let (id, len, at) = &self.sizes[i];
+            let over = count > self.caps.max_events
+                || bytes > self.caps.max_bytes
                 || *at < now - self.caps.max_age_ms;
-            if !over || self.in_flight_ids.contains(id) {
+            if !over {
                 break;
             }
+            if self.in_flight_ids.contains(id) {
+                i += 1;
+                continue;
+            }
+            count -= 1;
+            bytes -= len;
             self.bytes -= len;
             gone.push(id.clone());
-            self.sizes.pop_front();
+            self.sizes.remove(i);
         }
         if gone.is_empty() {
             return;
@@ -530,6 +545,8 @@ impl Outbox {
             return;
         }
         self.write_leases();
+        // A batch back from flight counts toward the caps again.
+        self.enforce_caps(now);
     }
 
     /// When to call [`Outbox::poll_transmit`] next.

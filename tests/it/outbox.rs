@@ -454,3 +454,81 @@ proptest! {
         prop_assert_eq!(d.events(), 0, "everything acknowledged is deleted");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// With tight caps and a collector that keeps failing, the store never
+    /// holds more than the caps (plus the batch in flight, which is never
+    /// dropped mid-request), and every event is either delivered or counted
+    /// as dropped in a later batch's context.
+    #[test]
+    fn the_queue_never_exceeds_its_caps(acts in prop::collection::vec((0u8..4, 0u32..5_000), 1..150)) {
+        let caps = Caps { max_events: 5, max_bytes: 400, ..Caps::default() };
+        let mut d = Disk::default();
+        let mut o = tab(caps.clone());
+        o.restore(&[], 0.0);
+        let (mut now, mut n, mut flying) = (0.0, 0usize, None::<Transmit>);
+        let (mut recorded, mut delivered, mut reported_dropped) = (0usize, 0usize, 0u64);
+        for (kind, x) in acts {
+            match kind {
+                0 | 1 => {
+                    record(&mut o, &mut d, &format!("c{n}"), now);
+                    n += 1;
+                    recorded += 1;
+                }
+                2 => {
+                    if let Some(t) = flying.take() {
+                        let ok = x % 3 == 0;
+                        let code = if ok { 200 } else { 503 };
+                        o.handle_response(t.batch_id, Outcome::Status { code, retry_after_ms: None }, now, 0.5);
+                        d.apply(&mut o);
+                        if ok {
+                            delivered += t.message_ids.len();
+                            let body: Value = serde_json::from_str(&t.body).unwrap();
+                            reported_dropped += body["context"]["sillage"]["dropped"].as_u64().unwrap_or(0);
+                        }
+                    }
+                }
+                _ => now += f64::from(x),
+            }
+            if flying.is_none() {
+                flying = o.poll_transmit(now);
+                d.apply(&mut o);
+            }
+            let in_flight = flying.as_ref().map_or(0, |t| t.message_ids.len());
+            prop_assert!(d.events() <= caps.max_events + in_flight, "{} stored", d.events());
+        }
+        // Drain with a healthy collector: what was not delivered was dropped,
+        // and the drops were reported.
+        for _ in 0..100 {
+            if let Some(t) = flying.take() {
+                o.handle_response(t.batch_id, Outcome::Status { code: 200, retry_after_ms: None }, now, 0.5);
+                d.apply(&mut o);
+                delivered += t.message_ids.len();
+                let body: Value = serde_json::from_str(&t.body).unwrap();
+                reported_dropped += body["context"]["sillage"]["dropped"].as_u64().unwrap_or(0);
+            }
+            flying = o.poll_transmit(now);
+            d.apply(&mut o);
+            if flying.is_none() {
+                match o.poll_timeout() { Some(at) => now = now.max(at), None => break }
+            }
+        }
+        prop_assert_eq!(d.events(), 0);
+        // Drops are reported with the next batch: one more event carries any
+        // drop that happened after the last one.
+        record(&mut o, &mut d, "last", now);
+        recorded += 1;
+        if let Some(t) = o.poll_transmit(now) {
+            o.handle_response(t.batch_id, Outcome::Status { code: 200, retry_after_ms: None }, now, 0.5);
+            d.apply(&mut o);
+            delivered += t.message_ids.len();
+            let body: Value = serde_json::from_str(&t.body).unwrap();
+            reported_dropped += body["context"]["sillage"]["dropped"].as_u64().unwrap_or(0);
+        }
+        let dropped = recorded - delivered;
+        prop_assert!(reported_dropped as usize >= dropped, "{} dropped, {} reported", dropped, reported_dropped);
+        prop_assert_eq!(o.dropped(), 0, "every drop reported by the end");
+    }
+}
