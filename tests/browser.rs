@@ -260,3 +260,208 @@ async fn without_web_locks_a_storage_lease_elects_the_sender() {
     let desc = obj(&[("value", original), ("configurable", true.into())]);
     js_sys::Reflect::define_property(&nav, &"locks".into(), desc.unchecked_ref()).unwrap();
 }
+
+/// Boots a fresh shell with a config that has no collector (events stay in
+/// storage, where `events()` reads them) and the given capture switches.
+async fn boot_capturing(capture: JsValue) {
+    reload(true);
+    let cfg = obj(&[("version", 1.into()), ("capture", capture)]);
+    web::boot(obj(&[("config", cfg)]));
+    sleep(0).await;
+}
+
+fn names_of(kind: &str) -> Vec<String> {
+    events()
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .map(|e| {
+            e["event"]
+                .as_str()
+                .or(e["properties"]["path"].as_str())
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
+
+fn history() -> web_sys::History {
+    web_sys::window().unwrap().history().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn spa_navigation_records_page_views_without_duplicates() {
+    let start = web_sys::window().unwrap().location().pathname().unwrap();
+    boot_capturing(obj(&[("engagement", false.into())])).await;
+    let h = history();
+    h.push_state_with_url(&JsValue::NULL, "", Some("/spa/a"))
+        .unwrap();
+    sleep(10).await;
+    h.replace_state_with_url(&JsValue::NULL, "", Some("/spa/a"))
+        .unwrap(); // same URL: no view
+    h.push_state_with_url(&JsValue::NULL, "", Some("/spa/a#details"))
+        .unwrap(); // fragment only: no view
+    sleep(10).await;
+    h.replace_state_with_url(&JsValue::NULL, "", Some("/spa/b?q=1"))
+        .unwrap(); // a new URL: a view
+    sleep(10).await;
+    h.back().unwrap(); // popstate back to /spa/a#details: same page as /spa/a
+    sleep(50).await;
+    h.back().unwrap(); // popstate back to /spa/a? no: two entries back, the start page
+    sleep(50).await;
+    let views = names_of("page");
+    assert_eq!(views[0], start, "the automatic page view on load");
+    assert_eq!(&views[1..3], ["/spa/a", "/spa/b"]);
+    assert!(
+        views.len() >= 4 && views[3] == "/spa/a",
+        "popstate is a page view: {views:?}"
+    );
+    h.replace_state_with_url(&JsValue::NULL, "", Some(&start))
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn hash_routing_makes_fragments_page_views_and_pageviews_can_be_off() {
+    boot_capturing(obj(&[
+        ("hashRouting", true.into()),
+        ("engagement", false.into()),
+    ]))
+    .await;
+    let start = web_sys::window().unwrap().location().href().unwrap();
+    history()
+        .push_state_with_url(&JsValue::NULL, "", Some("#/cart"))
+        .unwrap();
+    sleep(10).await;
+    assert_eq!(names_of("page").len(), 2, "load + #/cart");
+    history()
+        .replace_state_with_url(&JsValue::NULL, "", Some(&start))
+        .unwrap();
+
+    boot_capturing(obj(&[("pageviews", false.into())])).await;
+    history()
+        .push_state_with_url(&JsValue::NULL, "", Some("/spa/off"))
+        .unwrap();
+    sleep(10).await;
+    assert!(
+        names_of("page").is_empty(),
+        "capture.pageviews: false records none"
+    );
+    history()
+        .replace_state_with_url(&JsValue::NULL, "", Some(&start))
+        .unwrap();
+}
+
+fn click_at(el: &web_sys::Element, x: f64, y: f64) {
+    let init = web_sys::MouseEventInit::new();
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    init.set_client_x(x as i32);
+    init.set_client_y(y as i32);
+    let e = web_sys::MouseEvent::new_with_mouse_event_init_dict("click", &init).unwrap();
+    el.dispatch_event(&e).unwrap();
+}
+
+fn element(html: &str) -> web_sys::Element {
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let div = doc.create_element("div").unwrap();
+    div.set_inner_html(html);
+    doc.body().unwrap().append_child(&div).unwrap();
+    div.first_element_child().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn tracked_outbound_download_and_rage_clicks() {
+    boot_capturing(obj(&[("engagement", false.into())])).await;
+    let tracked = element(
+        r#"<button data-sillage-track="Size Guide Opened" data-sillage-props='{"sku":"TRAIL-1"}'><span>Size guide</span></button>"#,
+    );
+    click_at(&tracked.first_element_child().unwrap(), 10.0, 10.0); // a click inside counts
+    let bad = element(
+        r#"<button data-sillage-track="Broken Props" data-sillage-props="{not json">x</button>"#,
+    );
+    click_at(&bad, 300.0, 300.0);
+    // Links: the page stops the navigation; the SDK still records the click.
+    let stop = Closure::<dyn FnMut(web_sys::Event)>::new(|e: web_sys::Event| e.prevent_default());
+    let out = element(r#"<a href="https://partner.example/offer">partner</a>"#);
+    out.add_event_listener_with_callback("click", stop.as_ref().unchecked_ref())
+        .unwrap();
+    click_at(&out, 600.0, 10.0);
+    let file = element(r#"<a href="/files/catalogue-2026.pdf">catalogue</a>"#);
+    file.add_event_listener_with_callback("click", stop.as_ref().unchecked_ref())
+        .unwrap();
+    click_at(&file, 900.0, 10.0);
+    stop.forget();
+    // Three quick clicks in the same spot: one rage click.
+    let dead = element(r#"<div>not a button</div>"#);
+    for _ in 0..4 {
+        click_at(&dead, 50.0, 500.0);
+    }
+    let ev = events();
+    let find = |name: &str| {
+        ev.iter()
+            .find(|e| e["event"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {ev:?}"))
+            .clone()
+    };
+    assert_eq!(
+        find("Size Guide Opened")["properties"],
+        serde_json::json!({"sku": "TRAIL-1"})
+    );
+    assert_eq!(find("Broken Props")["properties"], serde_json::json!({}));
+    let o = find("Outbound Link Clicked");
+    assert_eq!(
+        (
+            o["properties"]["host"].as_str(),
+            o["properties"]["url"].as_str()
+        ),
+        (
+            Some("partner.example"),
+            Some("https://partner.example/offer")
+        )
+    );
+    assert_eq!(find("File Downloaded")["properties"]["extension"], "pdf");
+    let rage: Vec<_> = ev.iter().filter(|e| e["event"] == "Rage Click").collect();
+    assert_eq!(rage.len(), 1, "one report per burst");
+    assert_eq!(rage[0]["properties"]["clicks"], 3);
+}
+
+fn set_visibility(state: &str) {
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let getter = Function::new_no_args(&format!("return '{state}'"));
+    let desc = obj(&[("get", getter.into()), ("configurable", true.into())]);
+    js_sys::Reflect::define_property(&doc, &"visibilityState".into(), desc.unchecked_ref())
+        .unwrap();
+    doc.dispatch_event(&web_sys::Event::new("visibilitychange").unwrap())
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn page_engaged_carries_active_time_and_scroll_depth_when_hidden() {
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let tall = element(r#"<div style="height: 5000px">tall</div>"#);
+    boot_capturing(obj(&[])).await;
+    let w = web_sys::window().unwrap();
+    w.scroll_to_with_x_and_y(0.0, 2000.0);
+    w.dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    sleep(300).await; // visible and focused: active time accrues
+    set_visibility("hidden");
+    let ev = events();
+    let engaged: Vec<_> = ev.iter().filter(|e| e["event"] == "Page Engaged").collect();
+    assert_eq!(engaged.len(), 1, "{ev:?}");
+    let p = &engaged[0]["properties"];
+    assert!(p["scroll_depth_pct"].as_f64().unwrap() > 0.0, "{p}");
+    assert!(p["page_path"].is_string());
+    // While hidden, no time accrues: hiding again records nothing new.
+    sleep(200).await;
+    set_visibility("hidden");
+    assert_eq!(
+        events()
+            .iter()
+            .filter(|e| e["event"] == "Page Engaged")
+            .count(),
+        1
+    );
+    let _ = js_sys::Reflect::delete_property(&doc, &"visibilityState".into());
+    w.scroll_to_with_x_and_y(0.0, 0.0);
+    tall.remove();
+}
