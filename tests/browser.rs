@@ -465,3 +465,24 @@ async fn page_engaged_carries_active_time_and_scroll_depth_when_hidden() {
     w.scroll_to_with_x_and_y(0.0, 0.0);
     tall.remove();
 }
+
+#[wasm_bindgen_test]
+async fn a_back_forward_cache_restore_is_a_new_page_view() {
+    boot_capturing(obj(&[("engagement", false.into())])).await;
+    assert_eq!(names_of("page").len(), 1);
+    let init = web_sys::PageTransitionEventInit::new();
+    init.set_persisted(true);
+    let e = web_sys::PageTransitionEvent::new_with_event_init_dict("pageshow", &init).unwrap();
+    web_sys::window().unwrap().dispatch_event(&e).unwrap();
+    sleep(10).await;
+    assert_eq!(
+        names_of("page").len(),
+        2,
+        "same URL, but a new view after a restore"
+    );
+    // A plain (not persisted) pageshow is the first load: no extra view.
+    let plain = web_sys::PageTransitionEvent::new("pageshow").unwrap();
+    web_sys::window().unwrap().dispatch_event(&plain).unwrap();
+    sleep(10).await;
+    assert_eq!(names_of("page").len(), 2);
+}
