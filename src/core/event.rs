@@ -16,6 +16,28 @@ pub const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Longest event name accepted, in chars.
 pub const MAX_EVENT_NAME: usize = 200;
+/// Longest string kept in properties and traits, in chars; longer ones are
+/// cut (a stray text blob must not fill the queue or the collector).
+pub const MAX_STRING: usize = 1_000;
+/// Longest URL or referrer kept, in chars.
+pub const MAX_URL: usize = 2_000;
+
+/// Cuts `s` to at most `max` chars.
+pub fn cap(s: &mut String, max: usize) {
+    if let Some((i, _)) = s.char_indices().nth(max) {
+        s.truncate(i);
+    }
+}
+
+/// Cuts every string inside `v` (values, not keys) to [`MAX_STRING`] chars.
+pub fn cap_strings(v: &mut Json) {
+    match v {
+        Json::Str(s) => cap(s, MAX_STRING),
+        Json::Arr(items) => items.iter_mut().for_each(cap_strings),
+        Json::Obj(entries) => entries.iter_mut().for_each(|(_, v)| cap_strings(v)),
+        _ => {}
+    }
+}
 
 /// What the page looks like when an event is recorded. The shell reads it from
 /// `location` and `document`; tests write it by hand.
@@ -34,6 +56,16 @@ pub struct PageContext {
 }
 
 impl PageContext {
+    /// Cuts the fields to their caps (URLs 2,000 chars, the title 1,000).
+    pub fn capped(mut self) -> PageContext {
+        cap(&mut self.url, MAX_URL);
+        cap(&mut self.referrer, MAX_URL);
+        cap(&mut self.search, MAX_URL);
+        cap(&mut self.path, MAX_URL);
+        cap(&mut self.title, MAX_STRING);
+        self
+    }
+
     fn to_json(&self) -> Json {
         Json::obj()
             .with("path", self.path.as_str())
@@ -81,7 +113,10 @@ pub struct Identity {
 fn object_or_empty(v: Json, what: &str) -> Result<Json, Diagnostic> {
     match v {
         Json::Null => Ok(Json::obj()),
-        o @ Json::Obj(_) => Ok(o),
+        mut o @ Json::Obj(_) => {
+            cap_strings(&mut o);
+            Ok(o)
+        }
         other => {
             let mut m = String::from("must be an object, not ");
             m.push_str(other.type_name());

@@ -14,3 +14,4 @@ pub mod json;
 pub mod outbox;
 pub mod time;
 pub mod tracker;
+pub mod vocab;

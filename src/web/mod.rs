@@ -126,8 +126,17 @@ impl Shell {
             let user = self.store.get(USER_ID_KEY).filter(|u| !u.is_empty());
             self.tracker.sync_identity(stored, user);
         }
+        if let Call::Track {
+            event: Json::Str(name),
+            properties,
+        } = &call
+        {
+            for d in crate::core::vocab::check_track(name, properties) {
+                env::warn_diag(&d);
+            }
+        }
         let now = env::now();
-        let page = env::page_context();
+        let page = env::page_context().capped();
         let result = self
             .tracker
             .record(call, &page, now, env::random_bytes(), &env::Encoder);

@@ -8,3 +8,4 @@ mod config;
 mod engage;
 mod events;
 mod outbox;
+mod vocab;
