@@ -13,5 +13,7 @@ pub mod event;
 pub mod json;
 pub mod outbox;
 pub mod time;
+pub mod touchpoint;
 pub mod tracker;
+pub mod url;
 pub mod vocab;

@@ -8,4 +8,5 @@ mod config;
 mod engage;
 mod events;
 mod outbox;
+mod touchpoint;
 mod vocab;

@@ -1,0 +1,761 @@
+//! Touchpoints: where a visit comes from, classified in the browser.
+//!
+//! From the landing URL (UTM parameters, click ids) and the referrer, a
+//! [`Touchpoint`] gets a GA4-style default channel group, a source and a
+//! medium, its campaign (with Segment's field names), whether it was paid
+//! and through which ad network, and the search engine's name. Offline
+//! touchpoints (a QR code on a flyer, a store display, a catalogue) arrive
+//! through tagged links and get their own `Offline` channel, and AI
+//! assistants their own `AI Assistant` channel: the omnichannel journey is
+//! the point of this product.
+//!
+//! The rules follow GA4's published default channel definitions, rewritten
+//! here; the host table is our own, deliberately short (the sites people
+//! actually come from), and sites extend or override it with
+//! `channels.sources`. Differences from GA4: click ids mark a touchpoint as
+//! paid even without UTM tags (GA4 needs auto-tagging links to the ad
+//! account); "Paid Other" is `Unassigned` with `paid: true`; `Offline` and
+//! `AI Assistant` are Sillage's additions, checked before the organic groups.
+//!
+//! Sessions are decided here too (sans-IO: time and the new id passed in):
+//! 30 minutes without activity, a new campaign or a new external referrer
+//! start a new one.
+
+use crate::core::diag::{index_path, key_path, Diagnostic};
+use crate::core::engage::host_within;
+use crate::core::json::Json;
+use crate::core::time::Millis;
+use crate::core::url::{parse, query_pairs};
+
+/// Channel groups, in GA4's spirit plus `Offline` and `AI Assistant`.
+pub const CHANNELS: &[&str] = &[
+    "Direct",
+    "Organic Search",
+    "Paid Search",
+    "Organic Social",
+    "Paid Social",
+    "Email",
+    "Affiliates",
+    "Referral",
+    "Display",
+    "Organic Video",
+    "Paid Video",
+    "Organic Shopping",
+    "Paid Shopping",
+    "SMS",
+    "Mobile Push",
+    "Audio",
+    "Cross-network",
+    "AI Assistant",
+    "Offline",
+    "Unassigned",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Search,
+    Social,
+    Video,
+    Shopping,
+    Webmail,
+    Ai,
+}
+
+/// (domain, kind, display name). A domain ending in `.*` matches any public
+/// suffix (`google.*`: google.fr, google.co.uk).
+const HOSTS: &[(&str, Kind, &str)] = &[
+    ("google.*", Kind::Search, "google"),
+    ("bing.com", Kind::Search, "bing"),
+    ("duckduckgo.com", Kind::Search, "duckduckgo"),
+    ("search.yahoo.com", Kind::Search, "yahoo"),
+    ("yandex.*", Kind::Search, "yandex"),
+    ("baidu.com", Kind::Search, "baidu"),
+    ("ecosia.org", Kind::Search, "ecosia"),
+    ("qwant.com", Kind::Search, "qwant"),
+    ("search.naver.com", Kind::Search, "naver"),
+    ("seznam.cz", Kind::Search, "seznam"),
+    ("search.brave.com", Kind::Search, "brave"),
+    ("startpage.com", Kind::Search, "startpage"),
+    ("ask.com", Kind::Search, "ask"),
+    ("mail.google.com", Kind::Webmail, "gmail"),
+    ("outlook.live.com", Kind::Webmail, "outlook"),
+    ("outlook.office.com", Kind::Webmail, "outlook"),
+    ("mail.yahoo.com", Kind::Webmail, "yahoo mail"),
+    ("mail.proton.me", Kind::Webmail, "proton mail"),
+    ("facebook.com", Kind::Social, "facebook"),
+    ("fb.me", Kind::Social, "facebook"),
+    ("instagram.com", Kind::Social, "instagram"),
+    ("l.instagram.com", Kind::Social, "instagram"),
+    ("t.co", Kind::Social, "x"),
+    ("x.com", Kind::Social, "x"),
+    ("twitter.com", Kind::Social, "x"),
+    ("linkedin.com", Kind::Social, "linkedin"),
+    ("lnkd.in", Kind::Social, "linkedin"),
+    ("pinterest.*", Kind::Social, "pinterest"),
+    ("reddit.com", Kind::Social, "reddit"),
+    ("tiktok.com", Kind::Social, "tiktok"),
+    ("snapchat.com", Kind::Social, "snapchat"),
+    ("threads.net", Kind::Social, "threads"),
+    ("bsky.app", Kind::Social, "bluesky"),
+    ("mastodon.social", Kind::Social, "mastodon"),
+    ("whatsapp.com", Kind::Social, "whatsapp"),
+    ("t.me", Kind::Social, "telegram"),
+    ("youtube.com", Kind::Video, "youtube"),
+    ("youtu.be", Kind::Video, "youtube"),
+    ("vimeo.com", Kind::Video, "vimeo"),
+    ("twitch.tv", Kind::Video, "twitch"),
+    ("dailymotion.com", Kind::Video, "dailymotion"),
+    ("amazon.*", Kind::Shopping, "amazon"),
+    ("ebay.*", Kind::Shopping, "ebay"),
+    ("etsy.com", Kind::Shopping, "etsy"),
+    ("shopping.google.com", Kind::Shopping, "google shopping"),
+    ("idealo.*", Kind::Shopping, "idealo"),
+    ("walmart.com", Kind::Shopping, "walmart"),
+    ("aliexpress.com", Kind::Shopping, "aliexpress"),
+    ("chatgpt.com", Kind::Ai, "chatgpt"),
+    ("chat.openai.com", Kind::Ai, "chatgpt"),
+    ("perplexity.ai", Kind::Ai, "perplexity"),
+    ("gemini.google.com", Kind::Ai, "gemini"),
+    ("copilot.microsoft.com", Kind::Ai, "copilot"),
+    ("claude.ai", Kind::Ai, "claude"),
+    ("chat.mistral.ai", Kind::Ai, "mistral"),
+    ("you.com", Kind::Ai, "you.com"),
+];
+
+/// Click id parameters: (parameter, network, channel when no UTM says otherwise).
+const CLICK_IDS: &[(&str, &str, &str)] = &[
+    ("gclid", "Google Ads", "Paid Search"),
+    ("gbraid", "Google Ads", "Paid Search"),
+    ("wbraid", "Google Ads", "Paid Search"),
+    ("msclkid", "Microsoft Ads", "Paid Search"),
+    ("fbclid", "Meta Ads", "Paid Social"),
+    ("ttclid", "TikTok Ads", "Paid Social"),
+    ("li_fat_id", "LinkedIn Ads", "Paid Social"),
+    ("twclid", "X Ads", "Paid Social"),
+    ("dclid", "Google Display & Video 360", "Display"),
+];
+
+/// `utm_medium` values that mark an offline touchpoint.
+pub const OFFLINE_MEDIUMS: &[&str] = &[
+    "qr",
+    "qrcode",
+    "qr_code",
+    "print",
+    "store",
+    "instore",
+    "in-store",
+    "offline",
+    "kiosk",
+    "catalog",
+    "catalogue",
+    "flyer",
+    "poster",
+    "direct_mail",
+    "directmail",
+    "mail_piece",
+    "pos",
+    "packaging",
+];
+
+/// One site-defined source rule from `channels.sources`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceRule {
+    /// Matches the referrer's host (and its subdomains).
+    pub host: Option<String>,
+    /// Matches `utm_source` (case-insensitive).
+    pub source: Option<String>,
+    /// Matches `utm_medium` when given (case-insensitive).
+    pub medium: Option<String>,
+    /// The channel group to give.
+    pub channel: &'static str,
+    /// Source name to report instead of the host.
+    pub name: Option<String>,
+}
+
+/// The `channels` config section.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChannelConfig {
+    /// Site rules, checked before the built-in ones.
+    pub sources: Vec<SourceRule>,
+    /// Other domains of the same site: referrers from them are internal.
+    pub internal_domains: Vec<String>,
+}
+
+fn str_list(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Vec<String> {
+    match v {
+        Json::Arr(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| match x {
+                Json::Str(s) if !s.trim().is_empty() => Some(s.trim().to_ascii_lowercase()),
+                _ => {
+                    out.push(Diagnostic::new(
+                        index_path(path, i),
+                        "must be a non-empty string",
+                    ));
+                    None
+                }
+            })
+            .collect(),
+        _ => {
+            out.push(Diagnostic::new(path, "must be an array of strings"));
+            Vec::new()
+        }
+    }
+}
+
+/// Parses `channels: {sources, internalDomains}` with diagnostics.
+pub fn parse_channels(v: &Json, out: &mut Vec<Diagnostic>) -> ChannelConfig {
+    let mut cfg = ChannelConfig::default();
+    let Some(entries) = v.as_obj() else {
+        out.push(Diagnostic::new("channels", "must be an object"));
+        return cfg;
+    };
+    for (k, val) in entries {
+        match k.as_str() {
+            "internalDomains" => {
+                cfg.internal_domains = str_list(val, "channels.internalDomains", out)
+            }
+            "sources" => {
+                let Some(items) = val.as_arr() else {
+                    out.push(Diagnostic::new("channels.sources", "must be an array"));
+                    continue;
+                };
+                for (i, item) in items.iter().enumerate() {
+                    let path = index_path("channels.sources", i);
+                    let text = |key: &str| {
+                        item.get(key)
+                            .and_then(Json::as_str)
+                            .map(|s| s.trim().to_ascii_lowercase())
+                    };
+                    if let Some(o) = item.as_obj() {
+                        for (key, _) in o {
+                            if !["host", "source", "medium", "channel", "name"]
+                                .contains(&key.as_str())
+                            {
+                                out.push(Diagnostic::unknown_key(
+                                    &path,
+                                    key,
+                                    &["host", "source", "medium", "channel", "name"],
+                                ));
+                            }
+                        }
+                    } else {
+                        out.push(Diagnostic::new(path, "must be an object"));
+                        continue;
+                    }
+                    let channel = match item.get("channel").and_then(Json::as_str) {
+                        Some(c) => match CHANNELS.iter().find(|x| x.eq_ignore_ascii_case(c)) {
+                            Some(x) => *x,
+                            None => {
+                                out.push(Diagnostic::new(
+                                    key_path(&path, "channel"),
+                                    crate::core::diag::unknown("channel", c, CHANNELS),
+                                ));
+                                continue;
+                            }
+                        },
+                        None => {
+                            out.push(Diagnostic::new(key_path(&path, "channel"), "missing"));
+                            continue;
+                        }
+                    };
+                    let (host, source) = (text("host"), text("source"));
+                    if host.is_none() && source.is_none() {
+                        out.push(Diagnostic::new(path, "needs a host or a source to match"));
+                        continue;
+                    }
+                    cfg.sources.push(SourceRule {
+                        host,
+                        source,
+                        medium: text("medium"),
+                        channel,
+                        name: item.get("name").and_then(Json::as_str).map(str::to_string),
+                    });
+                }
+            }
+            other => out.push(Diagnostic::unknown_key(
+                "channels",
+                other,
+                &["sources", "internalDomains"],
+            )),
+        }
+    }
+    cfg
+}
+
+/// Campaign fields with Segment's names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Campaign {
+    /// `utm_campaign`
+    pub name: Option<String>,
+    /// `utm_source`
+    pub source: Option<String>,
+    /// `utm_medium`
+    pub medium: Option<String>,
+    /// `utm_term`
+    pub term: Option<String>,
+    /// `utm_content`
+    pub content: Option<String>,
+}
+
+impl Campaign {
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.source.is_none()
+            && self.medium.is_none()
+            && self.term.is_none()
+            && self.content.is_none()
+    }
+
+    /// `context.campaign` (Segment's field names), or `None` when untagged.
+    pub fn to_json(&self) -> Option<Json> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut o = Json::obj();
+        for (k, v) in [
+            ("name", &self.name),
+            ("source", &self.source),
+            ("medium", &self.medium),
+            ("term", &self.term),
+            ("content", &self.content),
+        ] {
+            if let Some(v) = v {
+                o.set(k, v.as_str().into());
+            }
+        }
+        Some(o)
+    }
+}
+
+/// A classified touchpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Touchpoint {
+    /// The channel group, one of [`CHANNELS`].
+    pub channel: &'static str,
+    /// `utm_source`, the click network's source, the search engine, the
+    /// referrer host, or `(direct)`.
+    pub source: String,
+    /// `utm_medium`, `organic`, `referral`, `cpc`..., or `(none)`.
+    pub medium: String,
+    /// The campaign tags.
+    pub campaign: Campaign,
+    /// Paid: a paid medium or a click id.
+    pub paid: bool,
+    /// The ad network named by a click id.
+    pub click_id_network: Option<&'static str>,
+    /// The search engine's name, for search referrers.
+    pub search_engine: Option<&'static str>,
+    /// The referrer's host, when there is an external one.
+    pub referrer_host: Option<String>,
+    /// The referrer is the site itself (or one of its internal domains): not
+    /// a new touch.
+    pub internal: bool,
+}
+
+fn lookup(host: &str) -> Option<(Kind, &'static str)> {
+    let host = host.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    // The most specific pattern wins (mail.google.com over google.*).
+    let mut best: Option<(usize, Kind, &'static str)> = None;
+    for (d, kind, name) in HOSTS {
+        let hit = match d.strip_suffix(".*") {
+            // base label then a public suffix of one or two short labels
+            Some(base) => host.split('.').enumerate().any(|(i, label)| {
+                label == base && {
+                    let rest: Vec<&str> = host.split('.').skip(i + 1).collect();
+                    (1..=2).contains(&rest.len()) && rest.iter().all(|l| (2..=3).contains(&l.len()))
+                }
+            }),
+            None => host_within(host, d),
+        };
+        if hit && best.is_none_or(|b| d.len() > b.0) {
+            best = Some((d.len(), *kind, *name));
+        }
+    }
+    best.map(|(_, k, n)| (k, n))
+}
+
+fn is_paid_medium(m: &str) -> bool {
+    m.contains("cp") || m == "ppc" || m == "retargeting" || m.starts_with("paid")
+}
+
+/// Classifies a landing: `page_url` (`location.href`), `referrer`
+/// (`document.referrer`, may be empty) and the site's channel config.
+pub fn classify(page_url: &str, referrer: &str, cfg: &ChannelConfig) -> Touchpoint {
+    let page = parse(page_url);
+    let pairs = page
+        .as_ref()
+        .map(|u| query_pairs(u.query))
+        .unwrap_or_default();
+    let param = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, v)| key.eq_ignore_ascii_case(k) && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let campaign = Campaign {
+        name: param("utm_campaign"),
+        source: param("utm_source"),
+        medium: param("utm_medium"),
+        term: param("utm_term"),
+        content: param("utm_content"),
+    };
+    let click = CLICK_IDS.iter().find(|(p, ..)| param(p).is_some());
+    let page_host = page.as_ref().map_or("", |u| u.host).to_ascii_lowercase();
+    let page_bare = page_host
+        .strip_prefix("www.")
+        .unwrap_or(&page_host)
+        .to_string();
+    let ref_url = parse(referrer);
+    let ref_host = ref_url.as_ref().map(|u| u.host.to_ascii_lowercase());
+    let internal = ref_host.as_deref().is_some_and(|h| {
+        host_within(h, &page_bare)
+            || host_within(&page_bare, h.strip_prefix("www.").unwrap_or(h))
+            || cfg.internal_domains.iter().any(|d| host_within(h, d))
+    });
+    let external_ref = ref_host.clone().filter(|_| !internal);
+    let known = external_ref.as_deref().and_then(lookup);
+
+    let lower = |o: &Option<String>| o.as_deref().map(str::to_ascii_lowercase);
+    let (src_l, med_l, name_l) = (
+        lower(&campaign.source),
+        lower(&campaign.medium),
+        lower(&campaign.name),
+    );
+    // Source and medium, GA4-style.
+    let (mut source, mut medium) = match (&campaign.source, &campaign.medium, click, &external_ref)
+    {
+        (Some(s), m, _, _) => (
+            s.to_ascii_lowercase(),
+            m.as_deref().unwrap_or("(not set)").to_ascii_lowercase(),
+        ),
+        (None, Some(m), _, Some(h)) => (
+            known.map_or(h.clone(), |k| k.1.to_string()),
+            m.to_ascii_lowercase(),
+        ),
+        (None, Some(m), _, None) => ("(not set)".to_string(), m.to_ascii_lowercase()),
+        (None, None, Some((p, ..)), _) => match *p {
+            "gclid" | "gbraid" | "wbraid" | "dclid" => ("google".into(), "cpc".into()),
+            "msclkid" => ("bing".into(), "cpc".into()),
+            "fbclid" => ("facebook".into(), "paid_social".into()),
+            "ttclid" => ("tiktok".into(), "paid_social".into()),
+            "li_fat_id" => ("linkedin".into(), "paid_social".into()),
+            _ => ("x".into(), "paid_social".into()),
+        },
+        (None, None, None, Some(h)) => match known {
+            Some((Kind::Search, n)) => (n.to_string(), "organic".into()),
+            Some((Kind::Social, n)) => (n.to_string(), "social".into()),
+            Some((Kind::Webmail, n)) => (n.to_string(), "email".into()),
+            Some((_, n)) => (n.to_string(), "referral".into()),
+            None => (
+                h.strip_prefix("www.").unwrap_or(h).to_string(),
+                "referral".into(),
+            ),
+        },
+        (None, None, None, None) if campaign.is_empty() => ("(direct)".into(), "(none)".into()),
+        (None, None, None, None) => ("(not set)".into(), "(not set)".into()),
+    };
+    let paid = click.is_some() || med_l.as_deref().is_some_and(is_paid_medium);
+    // The kind of the source: from the referrer, else from utm_source's name.
+    let kind = known.map(|k| k.0).or_else(|| {
+        let s = src_l.as_deref()?;
+        HOSTS
+            .iter()
+            .find(|(d, _, n)| *n == s || d.trim_end_matches(".*").trim_end_matches(".com") == s)
+            .map(|(_, k, _)| *k)
+    });
+    let med = medium.clone();
+    let src = src_l.clone().unwrap_or_default();
+    let shop_campaign = name_l.as_deref().is_some_and(|n| n.contains("shop"));
+
+    // Site rules first.
+    let rule = cfg.sources.iter().find(|r| {
+        let host_ok = r
+            .host
+            .as_deref()
+            .is_none_or(|h| external_ref.as_deref().is_some_and(|x| host_within(x, h)));
+        let src_ok = r.source.as_deref().is_none_or(|s| src == s);
+        let med_ok = r.medium.as_deref().is_none_or(|m| med == m);
+        host_ok
+            && src_ok
+            && med_ok
+            && (r.host.is_some() && external_ref.is_some() || r.source.is_some() && !src.is_empty())
+    });
+    let channel: &'static str = if let Some(r) = rule {
+        if let Some(n) = &r.name {
+            source = n.clone();
+        }
+        r.channel
+    } else if source == "(direct)" && (medium == "(none)" || medium == "(not set)") {
+        "Direct"
+    } else if name_l
+        .as_deref()
+        .is_some_and(|n| n.contains("cross-network"))
+    {
+        "Cross-network"
+    } else if OFFLINE_MEDIUMS.contains(&med.as_str()) || OFFLINE_MEDIUMS.contains(&src.as_str()) {
+        "Offline"
+    } else if paid && (kind == Some(Kind::Shopping) || shop_campaign) {
+        "Paid Shopping"
+    } else if paid && kind == Some(Kind::Search) {
+        "Paid Search"
+    } else if paid && kind == Some(Kind::Social) {
+        "Paid Social"
+    } else if paid && kind == Some(Kind::Video) {
+        "Paid Video"
+    } else if ["display", "banner", "expandable", "interstitial", "cpm"].contains(&med.as_str()) {
+        "Display"
+    } else if let (Some((_, _, ch)), None) = (click, &campaign.medium) {
+        ch
+    } else if paid {
+        "Unassigned"
+    } else if kind == Some(Kind::Ai) || src == "chatgpt.com" || med == "ai" {
+        "AI Assistant"
+    } else if kind == Some(Kind::Shopping) || shop_campaign {
+        "Organic Shopping"
+    } else if kind == Some(Kind::Social)
+        || [
+            "social",
+            "social-network",
+            "social-media",
+            "sm",
+            "social network",
+            "social media",
+        ]
+        .contains(&med.as_str())
+    {
+        "Organic Social"
+    } else if kind == Some(Kind::Video) || med.contains("video") {
+        "Organic Video"
+    } else if kind == Some(Kind::Search) || med == "organic" {
+        "Organic Search"
+    } else if ["email", "e-mail", "e_mail", "e mail", "newsletter"].contains(&med.as_str())
+        || ["email", "e-mail", "e_mail", "e mail", "newsletter"].contains(&src.as_str())
+        || kind == Some(Kind::Webmail)
+    {
+        "Email"
+    } else if med == "affiliate" || med == "affiliates" {
+        "Affiliates"
+    } else if med == "audio" || med == "podcast" {
+        "Audio"
+    } else if med == "sms" || src == "sms" {
+        "SMS"
+    } else if med.ends_with("push")
+        || med.contains("mobile")
+        || med.contains("notification")
+        || src == "firebase"
+    {
+        "Mobile Push"
+    } else if ["referral", "app", "link"].contains(&med.as_str()) {
+        "Referral"
+    } else {
+        "Unassigned"
+    };
+    if channel == "Direct" {
+        medium = "(none)".into();
+    }
+    Touchpoint {
+        channel,
+        source,
+        medium,
+        campaign,
+        paid,
+        click_id_network: click.map(|c| c.1),
+        search_engine: match known {
+            Some((Kind::Search, n)) => Some(n),
+            _ => None,
+        },
+        referrer_host: external_ref,
+        internal,
+    }
+}
+
+impl Touchpoint {
+    /// The fields `sillage touchpoint` prints and page views carry in
+    /// `context.sillage.touchpoint`.
+    pub fn to_json(&self) -> Json {
+        let mut o = Json::obj()
+            .with("channel", self.channel)
+            .with("source", self.source.as_str())
+            .with("medium", self.medium.as_str())
+            .with("paid", self.paid);
+        let c = &self.campaign;
+        for (k, v) in [
+            ("campaign", &c.name),
+            ("term", &c.term),
+            ("content", &c.content),
+        ] {
+            if let Some(v) = v {
+                o.set(k, v.as_str().into());
+            }
+        }
+        if let Some(n) = self.click_id_network {
+            o.set("clickIdNetwork", n.into());
+        }
+        if let Some(n) = self.search_engine {
+            o.set("searchEngine", n.into());
+        }
+        if let Some(h) = &self.referrer_host {
+            o.set("referrerHost", h.as_str().into());
+        }
+        if self.internal {
+            o.set("internal", true.into());
+        }
+        o
+    }
+
+    /// What starts a new session if it changes: the campaign (tags or click
+    /// id), else the external referrer; `None` for direct and internal visits.
+    pub fn session_key(&self) -> Option<String> {
+        if self.internal {
+            return None;
+        }
+        let c = &self.campaign;
+        if !c.is_empty() || self.click_id_network.is_some() {
+            let mut k = String::from("c:");
+            for v in [&c.source, &c.medium, &c.name, &c.term, &c.content]
+                .into_iter()
+                .flatten()
+            {
+                k.push_str(v);
+                k.push('|');
+            }
+            k.push_str(self.click_id_network.unwrap_or(""));
+            return Some(k);
+        }
+        self.referrer_host.as_ref().map(|h| {
+            let mut k = String::from("r:");
+            k.push_str(h);
+            k
+        })
+    }
+}
+
+/// Default inactivity that ends a session.
+pub const SESSION_TIMEOUT_MS: Millis = 30.0 * 60_000.0;
+
+/// A visit: shared by all tabs of the site (the shell stores it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    /// Sent as `context.sillage.sessionId`.
+    pub id: String,
+    /// 1 for the visitor's first session, then 2, 3...
+    pub index: u32,
+    /// When it started.
+    pub started: Millis,
+    /// Last activity.
+    pub last: Millis,
+    /// Page views so far.
+    pub pageviews: u32,
+    /// The campaign or referrer that started it ([`Touchpoint::session_key`]).
+    pub key: String,
+}
+
+/// Why a new session started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionStart {
+    /// No session before on this device.
+    First,
+    /// The previous one had been idle too long.
+    Timeout,
+    /// A different campaign (or click id) arrived.
+    NewCampaign,
+    /// A different external referrer arrived.
+    NewReferrer,
+}
+
+impl SessionStart {
+    /// `first`, `timeout`, `campaign`, `referrer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStart::First => "first",
+            SessionStart::Timeout => "timeout",
+            SessionStart::NewCampaign => "campaign",
+            SessionStart::NewReferrer => "referrer",
+        }
+    }
+}
+
+/// Decides the session for activity at `now`. `touch` is the landing's
+/// touchpoint for a page view, `None` for other activity. Returns the
+/// session to store and why a new one started, if it did.
+pub fn session_on(
+    prev: Option<&Session>,
+    touch: Option<&Touchpoint>,
+    now: Millis,
+    timeout: Millis,
+    new_id: String,
+) -> (Session, Option<SessionStart>) {
+    let key = touch.and_then(Touchpoint::session_key);
+    let start = match prev {
+        None => Some(SessionStart::First),
+        Some(p) if now - p.last > timeout => Some(SessionStart::Timeout),
+        Some(p) => match &key {
+            Some(k) if *k != p.key => Some(if k.starts_with("c:") {
+                SessionStart::NewCampaign
+            } else {
+                SessionStart::NewReferrer
+            }),
+            _ => None,
+        },
+    };
+    let page = u32::from(touch.is_some());
+    match (start, prev) {
+        (None, Some(p)) => {
+            let mut s = p.clone();
+            s.last = now.max(p.last);
+            s.pageviews += page;
+            (s, None)
+        }
+        (start, prev) => (
+            Session {
+                id: new_id,
+                index: prev.map_or(1, |p| p.index + 1),
+                started: now,
+                last: now,
+                pageviews: page,
+                key: key.unwrap_or_default(),
+            },
+            start,
+        ),
+    }
+}
+
+impl Session {
+    /// Compact storage form: `v1|id|index|started|last|pageviews|key`.
+    pub fn encode(&self) -> String {
+        let mut s = String::from("v1|");
+        s.push_str(&self.id);
+        for n in [
+            self.index as u64,
+            self.started as u64,
+            self.last as u64,
+            self.pageviews as u64,
+        ] {
+            s.push('|');
+            crate::core::diag::push_u64(&mut s, n);
+        }
+        s.push('|');
+        s.push_str(&self.key);
+        s
+    }
+
+    /// Reads [`Session::encode`]'s form; `None` if corrupt.
+    pub fn decode(v: &str) -> Option<Session> {
+        let mut it = v.strip_prefix("v1|")?.splitn(6, '|');
+        let id = it.next()?.to_string();
+        let mut num = || it.next()?.parse::<u64>().ok();
+        let (index, started, last, pageviews) = (num()?, num()?, num()?, num()?);
+        let key = it.next()?.to_string();
+        (!id.is_empty()).then_some(Session {
+            id,
+            index: index as u32,
+            started: started as f64,
+            last: last as f64,
+            pageviews: pageviews as u32,
+            key,
+        })
+    }
+}
