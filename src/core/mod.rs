@@ -13,6 +13,7 @@ pub mod event;
 pub mod json;
 pub mod outbox;
 pub mod time;
+pub mod topics;
 pub mod touchpoint;
 pub mod tracker;
 pub mod url;

@@ -1127,7 +1127,7 @@ fn channel_config_errors_name_their_path() {
         "channels.internalDomains[1]: must be a non-empty string",
         "channels.sources[0].channel: unknown channel \"Paid Serch\" (did you mean \"Paid Search\"?)",
         "channels.sources[1]: needs a host or a source to match",
-        "channels.sources[2].hots: unknown key \"hots\"",
+        "channels.sources[2].hots: unknown key \"hots\" (did you mean \"host\"?)",
         "channels.sources[3]: must be an object",
     ]);
     assert_eq!(c.sources.len(), 1, "the good rule is kept");
@@ -1342,4 +1342,49 @@ fn personal_data_is_scrubbed_from_urls() {
     assert!(has_email("a.b+c@d-e.example"));
     assert!(!has_email("@brand"));
     assert!(!has_email("a@b"));
+}
+
+#[test]
+fn topics_are_normalised_capped_and_matched_by_path() {
+    use sillage::core::topics::{from_path, glob, normalize, parse_rules};
+    assert_eq!(
+        normalize(["Running, Trail ", "  trail", "ULTRA   Running"]),
+        ["running", "trail", "ultra running"]
+    );
+    assert_eq!(normalize(["a,b,c,d,e,f,g,h,i,j,k,l"]).len(), 10);
+    assert_eq!(normalize(["x".repeat(50).as_str()])[0].len(), 32);
+    assert!(normalize([" , ,"]).is_empty());
+    for (pat, path, want) in [
+        ("/running/*", "/running/shoes", true),
+        ("/running/*", "/running/", true),
+        ("/running/*", "/run", false),
+        ("/*/sale", "/shoes/sale", true),
+        ("/*/sale", "/shoes/sale/x", false),
+        ("/blog", "/blog", true),
+        ("/blog", "/blog/x", false),
+        ("*", "/anything", true),
+        ("/a*b*c", "/axxbyyc", true),
+        ("/a*b*c", "/axxc", false),
+    ] {
+        assert_eq!(glob(pat, path), want, "{pat} {path}");
+    }
+    let doc: Json = serde_json::from_value(serde_json::json!([
+        {"topic": "Running", "path": "/running/*"}, {"topic": "trail", "path": "/running/trail*"},
+        {"topic": "", "path": "/x"}, {"topic": "x", "path": "no-slash"}, {"topic": "y", "path": "/y", "paht": 1}
+    ])).unwrap();
+    let mut errs = Vec::new();
+    let rules = parse_rules(&doc, &mut errs);
+    let got: Vec<String> = errs.iter().map(|d| d.render()).collect();
+    assert_eq!(
+        got,
+        [
+            "topics[2].topic: must be a non-empty string",
+            "topics[3].path: must be a path starting with /",
+            "topics[4].paht: unknown key \"paht\" (did you mean \"path\"?)"
+        ]
+    );
+    assert_eq!(
+        from_path(&rules, "/running/trail-shoes").collect::<Vec<_>>(),
+        ["running", "trail"]
+    );
 }

@@ -1,0 +1,120 @@
+//! Topic hints for the interest model.
+//!
+//! A page says what it is about through `<meta name="sillage:topics">`,
+//! `data-sillage-topics` on `<body>` or `<main>`, URL-pattern rules in the
+//! config (`topics: [{"topic": "running", "path": "/running/*"}]`), and the
+//! category properties of commerce events. Whatever the source, topics are
+//! normalised the same way and capped, so a page cannot flood the profile.
+
+use crate::core::diag::{index_path, key_path, Diagnostic};
+use crate::core::json::Json;
+
+/// Most topics kept per page view or event.
+pub const MAX_TOPICS: usize = 10;
+/// Longest topic kept, in chars.
+pub const MAX_TOPIC_LEN: usize = 32;
+
+/// Normalises raw hints (each may be a comma-separated list): lower-case,
+/// trimmed, inner whitespace collapsed, at most [`MAX_TOPIC_LEN`] chars,
+/// duplicates removed, at most [`MAX_TOPICS`], in order of appearance.
+pub fn normalize<'a>(raw: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for hint in raw {
+        for part in hint.split(',') {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            let mut t = words.join(" ").to_lowercase();
+            crate::core::event::cap(&mut t, MAX_TOPIC_LEN);
+            let t = t.trim_end().to_string();
+            if !t.is_empty() && !out.contains(&t) && out.len() < MAX_TOPICS {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// `topics[i]`: the topic a URL path pattern gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicRule {
+    /// The topic, normalised.
+    pub topic: String,
+    /// A path pattern where `*` matches any run of characters.
+    pub path: String,
+}
+
+/// Parses the `topics` config section.
+pub fn parse_rules(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<TopicRule> {
+    let Some(items) = v.as_arr() else {
+        out.push(Diagnostic::new(
+            "topics",
+            "must be an array of {topic, path}",
+        ));
+        return Vec::new();
+    };
+    let mut rules = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = index_path("topics", i);
+        let Some(o) = item.as_obj() else {
+            out.push(Diagnostic::new(at, "must be an object {topic, path}"));
+            continue;
+        };
+        for (k, _) in o {
+            if k != "topic" && k != "path" {
+                out.push(Diagnostic::unknown_key(&at, k, &["topic", "path"]));
+            }
+        }
+        let topic = item
+            .get("topic")
+            .and_then(Json::as_str)
+            .map(|t| normalize([t]));
+        let path = item
+            .get("path")
+            .and_then(Json::as_str)
+            .filter(|p| p.starts_with('/'));
+        match (topic.and_then(|mut t| t.drain(..).next()), path) {
+            (Some(topic), Some(path)) => rules.push(TopicRule {
+                topic,
+                path: path.to_string(),
+            }),
+            (None, _) => out.push(Diagnostic::new(
+                key_path(&at, "topic"),
+                "must be a non-empty string",
+            )),
+            (_, None) => out.push(Diagnostic::new(
+                key_path(&at, "path"),
+                "must be a path starting with /",
+            )),
+        }
+    }
+    rules
+}
+
+/// Whether `path` matches `pattern` (`*` matches any run of characters).
+pub fn glob(pattern: &str, path: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = path.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    for (i, p) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        if last {
+            return rest.ends_with(p);
+        }
+        match rest.find(p) {
+            Some(at) => rest = rest.get(at + p.len()..).unwrap_or(""),
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// The topics the config's path rules give `path`.
+pub fn from_path<'a>(rules: &'a [TopicRule], path: &str) -> impl Iterator<Item = &'a str> {
+    let path = path.to_string();
+    rules
+        .iter()
+        .filter(move |r| glob(&r.path, &path))
+        .map(|r| r.topic.as_str())
+}
