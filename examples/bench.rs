@@ -67,7 +67,8 @@ fn main() {
                 event: "Product Viewed".into(),
                 properties: props.clone(),
             };
-            t.record(call, &page, f64::from(i), r, &Enc).unwrap();
+            t.record(call, &page, &Json::obj(), f64::from(i), r, &Enc)
+                .unwrap();
             if let Some(tr) = t.poll_transmit(f64::from(i)) {
                 t.handle_response(
                     tr.batch_id,
@@ -99,7 +100,8 @@ fn main() {
                 event: "Product Viewed".into(),
                 properties: props.clone(),
             };
-            t.record(call, &page, f64::from(i), r, &Enc).unwrap();
+            t.record(call, &page, &Json::obj(), f64::from(i), r, &Enc)
+                .unwrap();
             while t.outbox.poll_store_op().is_some() {}
         },
     );

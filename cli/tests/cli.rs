@@ -100,3 +100,77 @@ fn unknown_command_prints_usage() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("eval CONDITION ATTRIBUTES"));
 }
+
+#[test]
+fn touchpoint_classifies_a_landing() {
+    let out = sillage(
+        &[
+            "touchpoint",
+            "https://shop.example/?utm_source=flyer&utm_medium=qr&utm_campaign=spring&gclid=x",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(v["channel"], "Offline");
+    assert_eq!(
+        (
+            v["source"].as_str(),
+            v["medium"].as_str(),
+            v["campaign"].as_str()
+        ),
+        (Some("flyer"), Some("qr"), Some("spring"))
+    );
+    assert_eq!(
+        (v["paid"].as_bool(), v["clickIdNetwork"].as_str()),
+        (Some(true), Some("Google Ads"))
+    );
+    let out = sillage(
+        &[
+            "touchpoint",
+            "https://shop.example/",
+            "--referrer",
+            "https://www.google.fr/",
+        ],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(
+        (v["channel"].as_str(), v["searchEngine"].as_str()),
+        (Some("Organic Search"), Some("google"))
+    );
+}
+
+#[test]
+fn touchpoint_uses_the_site_channel_rules_and_reports_their_errors() {
+    let dir = std::env::temp_dir().join(format!("sillage-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(&cfg, r#"{"version": 1, "channels": {"sources": [{"host": "forum.example", "channel": "Organic Social", "name": "our forum"}, {"host": "x.example", "channel": "Socail"}]}}"#).unwrap();
+    let out = sillage(
+        &[
+            "touchpoint",
+            "https://shop.example/",
+            "--referrer",
+            "https://forum.example/t/1",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(
+        (v["channel"].as_str(), v["source"].as_str()),
+        (Some("Organic Social"), Some("our forum"))
+    );
+    assert!(
+        text(&out.stderr).contains("channels.sources[1].channel: unknown channel \"Socail\""),
+        "{}",
+        text(&out.stderr)
+    );
+    let bad = sillage(&["touchpoint", "not-a-url"], "");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("URL: not an absolute http(s) URL"));
+    let _ = std::fs::remove_dir_all(dir);
+}

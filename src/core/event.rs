@@ -128,13 +128,13 @@ fn object_or_empty(v: Json, what: &str) -> Result<Json, Diagnostic> {
 /// Builds the Segment-Spec event for `call`. Returns a diagnostic naming the bad
 /// argument (e.g. `track.event: must be a non-empty string`) for bad input.
 ///
-/// `sillage` is this SDK's own context (device class, session id), sent as
-/// `context.sillage` when it is a non-empty object.
+/// `extra` holds more `context` entries (an object): `sillage` (this SDK's
+/// own context: device class, session, touchpoint) and `campaign`.
 pub fn build(
     call: Call,
     who: &Identity,
     page: &PageContext,
-    sillage: &Json,
+    extra: &Json,
     message_id: String,
     now: Millis,
 ) -> Result<Json, Diagnostic> {
@@ -192,8 +192,8 @@ pub fn build(
     let mut context = Json::obj()
         .with("library", library)
         .with("page", page.to_json());
-    if sillage.as_obj().is_some_and(|o| !o.is_empty()) {
-        context.set("sillage", sillage.clone());
+    for (k, v) in extra.as_obj().map(Vec::as_slice).unwrap_or_default() {
+        context.set(k, v.clone());
     }
     ev.set("context", context);
     Ok(ev)

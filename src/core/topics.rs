@@ -14,7 +14,9 @@ pub const MAX_TOPICS: usize = 10;
 /// Longest topic kept, in chars.
 pub const MAX_TOPIC_LEN: usize = 32;
 
-/// Normalises raw hints (each may be a comma-separated list): lower-case,
+/// Normalises raw hints (each may be a comma-separated list): ASCII letters
+/// lower-cased (the shell lower-cases page hints fully with the browser's
+/// `toLowerCase` first: Unicode case tables would cost ~20 KB of wasm),
 /// trimmed, inner whitespace collapsed, at most [`MAX_TOPIC_LEN`] chars,
 /// duplicates removed, at most [`MAX_TOPICS`], in order of appearance.
 pub fn normalize<'a>(raw: impl IntoIterator<Item = &'a str>) -> Vec<String> {
@@ -22,7 +24,7 @@ pub fn normalize<'a>(raw: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     for hint in raw {
         for part in hint.split(',') {
             let words: Vec<&str> = part.split_whitespace().collect();
-            let mut t = words.join(" ").to_lowercase();
+            let mut t = words.join(" ").to_ascii_lowercase();
             crate::core::event::cap(&mut t, MAX_TOPIC_LEN);
             let t = t.trim_end().to_string();
             if !t.is_empty() && !out.contains(&t) && out.len() < MAX_TOPICS {

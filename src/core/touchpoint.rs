@@ -759,3 +759,110 @@ impl Session {
         })
     }
 }
+
+/// One remembered touch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Touch {
+    /// Channel group.
+    pub channel: String,
+    /// Source.
+    pub source: String,
+    /// Medium.
+    pub medium: String,
+    /// Campaign name, if tagged.
+    pub campaign: Option<String>,
+    /// When.
+    pub at: Millis,
+}
+
+/// Most channels remembered in [`Touches::channels`].
+pub const MAX_CHANNELS_SEEN: usize = 20;
+
+/// What the visitor profile keeps about touchpoints: the first touch, the
+/// last non-direct touch, and the channels seen (in order of first sight).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Touches {
+    /// The very first touchpoint on this device.
+    pub first: Option<Touch>,
+    /// The latest touchpoint that was not Direct (nor internal).
+    pub last_non_direct: Option<Touch>,
+    /// Channel groups seen, oldest first, at most [`MAX_CHANNELS_SEEN`].
+    pub channels: Vec<String>,
+}
+
+impl Touches {
+    /// Takes a landing touchpoint into account (internal navigation is not a
+    /// touch).
+    pub fn update(&mut self, t: &Touchpoint, now: Millis) {
+        if t.internal {
+            return;
+        }
+        let touch = Touch {
+            channel: t.channel.to_string(),
+            source: t.source.clone(),
+            medium: t.medium.clone(),
+            campaign: t.campaign.name.clone(),
+            at: now,
+        };
+        if self.first.is_none() {
+            self.first = Some(touch.clone());
+        }
+        if t.channel != "Direct" {
+            self.last_non_direct = Some(touch);
+        }
+        if !self.channels.iter().any(|c| c == t.channel) && self.channels.len() < MAX_CHANNELS_SEEN
+        {
+            self.channels.push(t.channel.to_string());
+        }
+    }
+
+    /// JSON form, for storage and the profile snapshot.
+    pub fn to_json(&self) -> Json {
+        let touch = |t: &Option<Touch>| match t {
+            None => Json::Null,
+            Some(t) => Json::obj()
+                .with("channel", t.channel.as_str())
+                .with("source", t.source.as_str())
+                .with("medium", t.medium.as_str())
+                .with("campaign", t.campaign.clone())
+                .with("at", t.at),
+        };
+        Json::obj()
+            .with("firstTouch", touch(&self.first))
+            .with("lastTouch", touch(&self.last_non_direct))
+            .with(
+                "channels",
+                Json::Arr(self.channels.iter().map(|c| c.as_str().into()).collect()),
+            )
+    }
+
+    /// Reads [`Touches::to_json`]'s form; unreadable parts are dropped.
+    pub fn from_json(v: &Json) -> Touches {
+        let touch = |k: &str| {
+            let t = v.get(k)?;
+            let s = |f: &str| t.get(f).and_then(Json::as_str).map(str::to_string);
+            Some(Touch {
+                channel: s("channel")?,
+                source: s("source")?,
+                medium: s("medium")?,
+                campaign: s("campaign"),
+                at: t.get("at").and_then(Json::as_f64)?,
+            })
+        };
+        Touches {
+            first: touch("firstTouch"),
+            last_non_direct: touch("lastTouch"),
+            channels: v
+                .get("channels")
+                .and_then(Json::as_arr)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Json::as_str)
+                        .take(MAX_CHANNELS_SEEN)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}

@@ -23,8 +23,6 @@ pub trait JsonEncoder {
 #[derive(Debug)]
 pub struct Tracker {
     identity: Identity,
-    /// Sent as `context.sillage` on every event (device class, session id).
-    pub context: Json,
     collector: Option<CollectorConfig>,
     /// The durable outbox (batcher, storage ops, caps, multi-tab leases); the
     /// shell drives it.
@@ -40,7 +38,6 @@ impl Tracker {
                 anonymous_id,
                 user_id,
             },
-            context: Json::obj(),
             collector: None,
             outbox: Outbox::new(
                 Batcher::new(BatchConfig::default(), None),
@@ -113,12 +110,14 @@ impl Tracker {
         }
     }
 
-    /// Records one call. Returns the new event's messageId, or a diagnostic
+    /// Records one call (`extra`: more `context` entries, see
+    /// [`crate::core::event::build`]). Returns the new event's messageId, or a diagnostic
     /// naming the bad argument (nothing is recorded then).
     pub fn record(
         &mut self,
         call: Call,
         page: &PageContext,
+        extra: &Json,
         now: Millis,
         random: [u8; 16],
         encoder: &dyn JsonEncoder,
@@ -138,14 +137,7 @@ impl Tracker {
             }
         }
         let message_id = uuid_v4(random);
-        let event = build(
-            call,
-            &self.identity,
-            page,
-            &self.context,
-            message_id.clone(),
-            now,
-        )?;
+        let event = build(call, &self.identity, page, extra, message_id.clone(), now)?;
         self.outbox
             .record(message_id.clone(), encoder.encode(&event), now);
         Ok(message_id)

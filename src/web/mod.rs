@@ -57,6 +57,8 @@ struct Shell {
     timer: Option<(i32, f64)>,
     /// What is captured automatically (from the config).
     capture: Capture,
+    /// The coarse device class, read once at boot.
+    device: &'static str,
     gate: PageViewGate,
     engagement: Engagement,
     /// URL and path of the page view the engagement belongs to.
@@ -110,6 +112,7 @@ impl Shell {
             flush_waiters: Vec::new(),
             timer: None,
             capture: Capture::default(),
+            device: "desktop",
             gate: PageViewGate::default(),
             engagement: capture::new_engagement(),
             engaged_page: Default::default(),
@@ -137,9 +140,10 @@ impl Shell {
         }
         let now = env::now();
         let page = env::page_context().capped();
-        let result = self
-            .tracker
-            .record(call, &page, now, env::random_bytes(), &env::Encoder);
+        let extra = Json::obj().with("sillage", Json::obj().with("device", self.device));
+        let result =
+            self.tracker
+                .record(call, &page, &extra, now, env::random_bytes(), &env::Encoder);
         if let Err(d) = result {
             env::warn_diag(&d);
         }
@@ -307,7 +311,7 @@ pub fn boot(options: JsValue) {
     env::listen();
     with(|s| {
         s.tracker.outbox.batcher.set_online(env::online());
-        s.tracker.context.set("device", capture::device().into());
+        s.device = capture::device();
     });
     tabs::elect();
     let get = |k: &str| Reflect::get(&options, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);

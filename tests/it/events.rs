@@ -33,8 +33,15 @@ fn j(v: Value) -> Json {
 fn record(t: &mut Tracker, call: Call) -> Result<Value, String> {
     static N: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
     let random = [N.fetch_add(1, std::sync::atomic::Ordering::Relaxed); 16];
-    t.record(call, &page(), 1_795_411_448_123.0, random, &Enc)
-        .map_err(|d| d.render())?;
+    t.record(
+        call,
+        &page(),
+        &Json::obj(),
+        1_795_411_448_123.0,
+        random,
+        &Enc,
+    )
+    .map_err(|d| d.render())?;
     let last = t.outbox.batcher.pending().last().unwrap().json.clone();
     Ok(serde_json::from_str(&last).expect("the core writes valid JSON"))
 }

@@ -1388,3 +1388,40 @@ fn topics_are_normalised_capped_and_matched_by_path() {
         ["running", "trail"]
     );
 }
+
+#[test]
+fn the_profile_keeps_first_touch_last_non_direct_touch_and_channels() {
+    use sillage::core::touchpoint::Touches;
+    let c = ChannelConfig::default();
+    let mut t = Touches::default();
+    let visits = [
+        (
+            "/?utm_source=flyer&utm_medium=qr&utm_campaign=store",
+            "",
+            1.0,
+        ),
+        ("/", "", 2.0),
+        ("/", "https://www.google.com/", 3.0),
+        ("/cart", "https://shop.example/", 4.0),
+        ("/", "", 5.0),
+    ];
+    for (path, referrer, at) in visits {
+        t.update(&classify(&format!("{S}{path}"), referrer, &c), at);
+    }
+    let first = t.first.clone().unwrap();
+    assert_eq!(
+        (first.channel.as_str(), first.campaign.as_deref(), first.at),
+        ("Offline", Some("store"), 1.0)
+    );
+    let last = t.last_non_direct.clone().unwrap();
+    assert_eq!(
+        (last.channel.as_str(), last.source.as_str(), last.at),
+        ("Organic Search", "google", 3.0)
+    );
+    assert_eq!(t.channels, ["Offline", "Direct", "Organic Search"]);
+    assert_eq!(Touches::from_json(&t.to_json()), t, "storage round trip");
+    assert_eq!(
+        Touches::from_json(&Json::Str("junk".into())),
+        Touches::default()
+    );
+}
