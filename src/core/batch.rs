@@ -322,15 +322,20 @@ impl Batcher {
         body
     }
 
-    fn transmit(&mut self, events: Vec<Pending>, now: Millis) -> Transmit {
+    /// A numbered request body for `events`.
+    fn numbered(&mut self, events: &[Pending], now: Millis) -> Transmit {
         let batch_id = self.next_id;
         self.next_id += 1;
-        let t = Transmit {
+        Transmit {
             batch_id,
-            body: self.body(&events, now),
+            body: self.body(events, now),
             message_ids: events.iter().map(|e| e.message_id.clone()).collect(),
-        };
-        self.in_flight = Some((batch_id, events));
+        }
+    }
+
+    fn transmit(&mut self, events: Vec<Pending>, now: Millis) -> Transmit {
+        let t = self.numbered(&events, now);
+        self.in_flight = Some((t.batch_id, events));
         t
     }
 
@@ -486,13 +491,7 @@ impl Batcher {
     }
 
     fn beacon(&mut self, events: Vec<Pending>, now: Millis) -> Transmit {
-        let batch_id = self.next_id;
-        self.next_id += 1;
-        let t = Transmit {
-            batch_id,
-            body: self.body(&events, now),
-            message_ids: events.iter().map(|e| e.message_id.clone()).collect(),
-        };
+        let t = self.numbered(&events, now);
         self.beaconed.extend(events);
         t
     }
