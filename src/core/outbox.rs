@@ -303,12 +303,30 @@ impl Outbox {
     /// in flight is neither dropped nor counted: its outcome decides, and an
     /// acknowledgement frees it in a moment.
     fn enforce_caps(&mut self, now: Millis) {
-        let mut gone: Vec<String> = Vec::new();
-        let flying = self
+        // Fast path, O(1): within the caps even counting the batch in flight.
+        let oldest_ok = self
             .sizes
-            .iter()
-            .filter(|(id, ..)| self.in_flight_ids.contains(id));
-        let (n, b) = flying.fold((0, 0), |(n, b), (_, len, _)| (n + 1, b + len));
+            .front()
+            .is_none_or(|(_, _, at)| *at >= now - self.caps.max_age_ms);
+        if self.sizes.len() <= self.caps.max_events
+            && self.bytes <= self.caps.max_bytes
+            && oldest_ok
+        {
+            return;
+        }
+        let mut gone: Vec<String> = Vec::new();
+        // The batch in flight is usually at the front (oldest first): stop
+        // looking once all of it was found.
+        let (mut n, mut b) = (0, 0);
+        for (id, len, _) in &self.sizes {
+            if n == self.in_flight_ids.len() {
+                break;
+            }
+            if self.in_flight_ids.contains(id) {
+                n += 1;
+                b += len;
+            }
+        }
         let (mut count, mut bytes) = (self.sizes.len() - n, self.bytes - b);
         let mut i = 0;
         while i < self.sizes.len() {
