@@ -42,6 +42,18 @@ fn main() {
         .with("price", 129.5)
         .with("category", "running");
 
+    // One `Product Viewed` event with distinct random bytes per call.
+    let record = |t: &mut Tracker, i: u32| {
+        let mut r = [0u8; 16];
+        r[..4].copy_from_slice(&i.to_le_bytes());
+        let call = Call::Track {
+            event: "Product Viewed".into(),
+            properties: props.clone(),
+        };
+        t.record(call, &page, &Json::obj(), f64::from(i), r, &Enc)
+            .unwrap();
+    };
+
     // Record: build the event, serialise it, store op, queue (as the
     // sender), with the collector answering 200 (the normal case).
     let mut t = Tracker::new(
@@ -61,14 +73,7 @@ fn main() {
         "track() in the core (build + serialise + store op + queue), collector up",
         20_000,
         |i| {
-            let mut r = [0u8; 16];
-            r[..4].copy_from_slice(&i.to_le_bytes());
-            let call = Call::Track {
-                event: "Product Viewed".into(),
-                properties: props.clone(),
-            };
-            t.record(call, &page, &Json::obj(), f64::from(i), r, &Enc)
-                .unwrap();
+            record(&mut t, i);
             if let Some(tr) = t.poll_transmit(f64::from(i)) {
                 t.handle_response(
                     tr.batch_id,
@@ -94,14 +99,7 @@ fn main() {
         "track() in the core, queue full at its 2 MB cap (oldest dropped per event)",
         20_000,
         |i| {
-            let mut r = [0u8; 16];
-            r[..4].copy_from_slice(&i.to_le_bytes());
-            let call = Call::Track {
-                event: "Product Viewed".into(),
-                properties: props.clone(),
-            };
-            t.record(call, &page, &Json::obj(), f64::from(i), r, &Enc)
-                .unwrap();
+            record(&mut t, i);
             while t.outbox.poll_store_op().is_some() {}
         },
     );
