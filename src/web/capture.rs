@@ -116,7 +116,8 @@ pub fn emit_engagement() {
     }
 }
 
-fn on_scroll() {
+/// Scroll: the deepest point seen.
+pub fn on_scroll() {
     let Some(w) = web_sys::window() else {
         return;
     };
@@ -132,7 +133,7 @@ fn on_scroll() {
 }
 
 /// The tracked element or link a click landed in, and what to record.
-fn on_click(e: JsValue) {
+pub fn on_click(e: JsValue) {
     let now = env::now();
     let (x, y) = (num(&e, "clientX"), num(&e, "clientY"));
     let target = get(&e, "target");
@@ -201,30 +202,11 @@ fn on_click(e: JsValue) {
     }
 }
 
-fn listen(
-    target: &web_sys::EventTarget,
-    name: &str,
-    capture: bool,
-    f: impl FnMut(JsValue) + 'static,
-) {
-    let cb = Closure::<dyn FnMut(JsValue)>::new(f);
-    let opts = web_sys::AddEventListenerOptions::new();
-    opts.set_passive(true);
-    opts.set_capture(capture);
-    let _ = target.add_event_listener_with_callback_and_add_event_listener_options(
-        name,
-        cb.as_ref().unchecked_ref(),
-        &opts,
-    );
-    // Page-lifetime listener.
-    cb.forget();
-}
-
 /// Wraps `history.pushState` and `replaceState` so SPA navigations are seen.
 /// The wrapper calls the original first (with the page's own `this` and
 /// arguments), then looks at the URL after the current task, when frameworks
 /// have usually set the new title.
-fn wrap_history(w: &web_sys::Window) {
+pub fn wrap_history(w: &web_sys::Window) {
     let Ok(history) = w.history() else {
         return;
     };
@@ -252,49 +234,32 @@ fn wrap_history(w: &web_sys::Window) {
 }
 
 /// Runs `f` after the current task.
-fn soon(f: fn()) {
+pub fn soon(f: fn()) {
     if let Some(w) = web_sys::window() {
         let cb = Closure::once_into_js(f);
         let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), 0);
     }
 }
 
-/// Installs the capture listeners (once per page).
-pub fn install() {
-    let Some(w) = web_sys::window() else {
-        return;
-    };
-    wrap_history(&w);
-    listen(&w, "popstate", false, |_| soon(on_navigation));
-    listen(&w, "hashchange", false, |_| soon(on_navigation));
-    listen(&w, "pageshow", false, |e| {
-        if get(&e, "persisted").is_truthy() {
-            // A back-forward cache restore is a new page view of the same URL.
-            with(|s| {
-                s.gate.reset();
-                s.engagement = new_engagement();
-            });
-            on_navigation();
-        }
+/// A back-forward cache restore is a new page view of the same URL.
+pub fn on_restore() {
+    with(|s| {
+        s.gate.reset();
+        s.engagement = new_engagement();
     });
-    listen(&w, "focus", false, |_| {
-        let now = env::now();
-        with(|s| s.engagement.on_focus(now, true));
-    });
-    listen(&w, "blur", false, |_| {
-        let now = env::now();
-        with(|s| s.engagement.on_focus(now, false));
-    });
-    for name in ["pointerdown", "keydown", "wheel", "touchstart"] {
-        listen(&w, name, true, |_| {
-            let now = env::now();
-            with(|s| s.engagement.on_input(now));
-        });
-    }
-    listen(&w, "scroll", false, |_| on_scroll());
-    if let Some(doc) = w.document() {
-        listen(&doc, "click", true, on_click);
-    }
+    on_navigation();
+}
+
+/// Window focus or blur.
+pub fn on_focus(focused: bool) {
+    let now = env::now();
+    with(|s| s.engagement.on_focus(now, focused));
+}
+
+/// Any input (pointer, key, wheel, touch).
+pub fn on_input() {
+    let now = env::now();
+    with(|s| s.engagement.on_input(now));
 }
 
 /// Visibility changed: engagement first (so `Page Engaged` leaves with the

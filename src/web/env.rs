@@ -268,18 +268,53 @@ pub fn clear_timeout(handle: i32) {
     }
 }
 
-fn add_listener(target: &web_sys::EventTarget, name: &str, f: impl FnMut(JsValue) + 'static) {
-    let cb = Closure::<dyn FnMut(JsValue)>::new(f);
-    let _ = target.add_event_listener_with_callback(name, cb.as_ref().unchecked_ref());
-    // Page-lifetime listeners: never removed, so the closure lives as long as the page.
-    cb.forget();
-}
-
 fn field(e: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(e, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Installs the page-lifetime listeners (once): hide/unload, online/offline.
+/// Every page event the SDK hears goes through this one function: a single
+/// wasm-bindgen closure instead of one per event (each closure type costs
+/// its own glue in the wasm and the JS).
+fn on_event(e: JsValue) {
+    let kind = field(&e, "type").as_string().unwrap_or_default();
+    match kind.as_str() {
+        "visibilitychange" => {
+            let hidden = web_sys::window()
+                .and_then(|w| w.document())
+                .is_some_and(|d| d.visibility_state() == VisibilityState::Hidden);
+            super::capture::on_visibility(hidden);
+            if hidden {
+                super::on_hidden();
+            }
+        }
+        "pagehide" => {
+            super::on_hidden();
+            super::tabs::step_down();
+        }
+        "pageshow" => {
+            if field(&e, "persisted").is_truthy() {
+                super::tabs::elect();
+                super::capture::on_restore();
+            }
+        }
+        "storage" => super::tabs::on_storage(
+            field(&e, "key").as_string(),
+            field(&e, "newValue").as_string(),
+        ),
+        "online" => super::on_network(true),
+        "offline" => super::on_network(false),
+        "click" => super::capture::on_click(e),
+        "scroll" => super::capture::on_scroll(),
+        "popstate" | "hashchange" => super::capture::soon(super::capture::on_navigation),
+        "focus" | "blur" => super::capture::on_focus(kind == "focus"),
+        _ => super::capture::on_input(),
+    }
+}
+
+/// Installs the page-lifetime listeners (once): visibility, hide, restore,
+/// storage, network, navigation, focus, input, scroll and clicks. All
+/// passive; input and clicks are heard in the capture phase, so a page that
+/// stops propagation does not hide them.
 pub fn listen() {
     if LISTENING.with(|l| l.replace(true)) {
         return;
@@ -287,32 +322,45 @@ pub fn listen() {
     let Some(w) = web_sys::window() else {
         return;
     };
-    if let Some(doc) = w.document() {
-        let d = doc.clone();
-        add_listener(&doc, "visibilitychange", move |_| {
-            let hidden = d.visibility_state() == VisibilityState::Hidden;
-            super::capture::on_visibility(hidden);
-            if hidden {
-                super::on_hidden();
-            }
-        });
+    super::capture::wrap_history(&w);
+    let cb = Closure::<dyn FnMut(JsValue)>::new(on_event);
+    let f: &js_sys::Function = cb.as_ref().unchecked_ref();
+    let options = |capture: bool| {
+        let o = web_sys::AddEventListenerOptions::new();
+        o.set_passive(true);
+        o.set_capture(capture);
+        o
+    };
+    let (bubble, capture) = (options(false), options(true));
+    let win: &web_sys::EventTarget = &w;
+    for name in [
+        "pagehide",
+        "pageshow",
+        "storage",
+        "online",
+        "offline",
+        "popstate",
+        "hashchange",
+        "focus",
+        "blur",
+        "scroll",
+    ] {
+        let _ =
+            win.add_event_listener_with_callback_and_add_event_listener_options(name, f, &bubble);
     }
-    add_listener(&w, "pagehide", |_| {
-        super::on_hidden();
-        super::tabs::step_down();
-    });
-    add_listener(&w, "pageshow", |e| {
-        if field(&e, "persisted").is_truthy() {
-            super::tabs::elect();
-        }
-    });
-    add_listener(&w, "storage", |e| {
-        super::tabs::on_storage(
-            field(&e, "key").as_string(),
-            field(&e, "newValue").as_string(),
+    for name in ["pointerdown", "keydown", "wheel", "touchstart"] {
+        let _ =
+            win.add_event_listener_with_callback_and_add_event_listener_options(name, f, &capture);
+    }
+    if let Some(doc) = w.document() {
+        let _ = doc.add_event_listener_with_callback_and_add_event_listener_options(
+            "visibilitychange",
+            f,
+            &bubble,
         );
-    });
-    super::capture::install();
-    add_listener(&w, "online", |_| super::on_network(true));
-    add_listener(&w, "offline", |_| super::on_network(false));
+        let _ = doc
+            .add_event_listener_with_callback_and_add_event_listener_options("click", f, &capture);
+    }
+    // Page-lifetime: never removed, so the closure lives as long as the page.
+    cb.forget();
 }
