@@ -362,12 +362,25 @@ fn lookup(host: &str) -> Option<(Kind, &'static str)> {
     for (d, kind, name) in HOSTS {
         let hit = match d.strip_suffix(".*") {
             // base label then a public suffix of one or two short labels
-            Some(base) => host.split('.').enumerate().any(|(i, label)| {
-                label == base && {
-                    let rest: Vec<&str> = host.split('.').skip(i + 1).collect();
-                    (1..=2).contains(&rest.len()) && rest.iter().all(|l| (2..=3).contains(&l.len()))
+            Some(base) => {
+                // Drop one or two short labels (the public suffix), then
+                // the rest must be the base or end in `.base`.
+                let mut labels = host.rsplit('.');
+                let mut rest = host;
+                let mut ok = false;
+                for _ in 0..2 {
+                    match labels.next() {
+                        Some(l) if (2..=3).contains(&l.len()) => {
+                            rest = rest
+                                .get(..rest.len().saturating_sub(l.len() + 1))
+                                .unwrap_or("");
+                            ok |= host_within(rest, base);
+                        }
+                        _ => break,
+                    }
                 }
-            }),
+                ok
+            }
             None => host_within(host, d),
         };
         if hit && best.is_none_or(|b| d.len() > b.0) {
@@ -463,7 +476,10 @@ pub fn classify(page_url: &str, referrer: &str, cfg: &ChannelConfig) -> Touchpoi
         let s = src_l.as_deref()?;
         HOSTS
             .iter()
-            .find(|(d, _, n)| *n == s || d.trim_end_matches(".*").trim_end_matches(".com") == s)
+            .find(|(d, _, n)| {
+                let d = d.strip_suffix(".*").unwrap_or(d);
+                *n == s || d == s || d.strip_suffix(".com") == Some(s)
+            })
             .map(|(_, k, _)| *k)
     });
     let med = medium.clone();
