@@ -390,6 +390,163 @@ fn lookup(host: &str) -> Option<(Kind, &'static str)> {
     best.map(|(_, k, n)| (k, n))
 }
 
+/// What the channel table looks at.
+struct Facts<'a> {
+    paid: bool,
+    kind: Option<Kind>,
+    med: &'a str,
+    src: &'a str,
+    shop_campaign: bool,
+    /// The click id's channel, when no `utm_medium` says otherwise.
+    click_channel: Option<&'static str>,
+}
+
+/// One test of a channel rule.
+enum Test {
+    /// The source is a known site of this kind.
+    Kind(Kind),
+    /// The medium is one of these.
+    Medium(&'static [&'static str]),
+    /// The medium contains this.
+    MediumHas(&'static str),
+    /// The medium ends with this.
+    MediumEnds(&'static str),
+    /// The source is one of these.
+    Source(&'static [&'static str]),
+    /// The campaign name mentions shopping.
+    ShopCampaign,
+    /// A click id names the channel (no `utm_medium`).
+    ClickId,
+    /// Always.
+    Any,
+}
+
+const EMAIL: &[&str] = &["email", "e-mail", "e_mail", "e mail", "newsletter"];
+
+/// GA4's channel rules after Direct, Cross-network and Offline, in order:
+/// (channel, needs paid?, any of these tests). Data rather than an if-chain
+/// of string comparisons: much smaller in the wasm.
+const RULES: &[(&str, Option<bool>, &[Test])] = &[
+    (
+        "Paid Shopping",
+        Some(true),
+        &[Test::Kind(Kind::Shopping), Test::ShopCampaign],
+    ),
+    ("Paid Search", Some(true), &[Test::Kind(Kind::Search)]),
+    ("Paid Social", Some(true), &[Test::Kind(Kind::Social)]),
+    ("Paid Video", Some(true), &[Test::Kind(Kind::Video)]),
+    (
+        "Display",
+        None,
+        &[Test::Medium(&[
+            "display",
+            "banner",
+            "expandable",
+            "interstitial",
+            "cpm",
+        ])],
+    ),
+    ("", None, &[Test::ClickId]),
+    ("Unassigned", Some(true), &[Test::Any]),
+    (
+        "AI Assistant",
+        None,
+        &[
+            Test::Kind(Kind::Ai),
+            Test::Source(&["chatgpt.com"]),
+            Test::Medium(&["ai"]),
+        ],
+    ),
+    (
+        "Organic Shopping",
+        None,
+        &[Test::Kind(Kind::Shopping), Test::ShopCampaign],
+    ),
+    (
+        "Organic Social",
+        None,
+        &[
+            Test::Kind(Kind::Social),
+            Test::Medium(&[
+                "social",
+                "social-network",
+                "social-media",
+                "sm",
+                "social network",
+                "social media",
+            ]),
+        ],
+    ),
+    (
+        "Organic Video",
+        None,
+        &[Test::Kind(Kind::Video), Test::MediumHas("video")],
+    ),
+    (
+        "Organic Search",
+        None,
+        &[Test::Kind(Kind::Search), Test::Medium(&["organic"])],
+    ),
+    (
+        "Email",
+        None,
+        &[
+            Test::Medium(EMAIL),
+            Test::Source(EMAIL),
+            Test::Kind(Kind::Webmail),
+        ],
+    ),
+    (
+        "Affiliates",
+        None,
+        &[Test::Medium(&["affiliate", "affiliates"])],
+    ),
+    ("Audio", None, &[Test::Medium(&["audio", "podcast"])]),
+    (
+        "SMS",
+        None,
+        &[Test::Medium(&["sms"]), Test::Source(&["sms"])],
+    ),
+    (
+        "Mobile Push",
+        None,
+        &[
+            Test::MediumEnds("push"),
+            Test::MediumHas("mobile"),
+            Test::MediumHas("notification"),
+            Test::Source(&["firebase"]),
+        ],
+    ),
+    (
+        "Referral",
+        None,
+        &[Test::Medium(&["referral", "app", "link"])],
+    ),
+];
+
+fn by_table(f: &Facts) -> Option<&'static str> {
+    RULES.iter().find_map(|(channel, paid, tests)| {
+        if paid.is_some_and(|p| p != f.paid) {
+            return None;
+        }
+        let hit = tests.iter().any(|t| match t {
+            Test::Kind(k) => f.kind == Some(*k),
+            Test::Medium(list) => list.contains(&f.med),
+            Test::MediumHas(x) => f.med.contains(x),
+            Test::MediumEnds(x) => f.med.ends_with(x),
+            Test::Source(list) => list.contains(&f.src),
+            Test::ShopCampaign => f.shop_campaign,
+            Test::ClickId => f.click_channel.is_some(),
+            Test::Any => true,
+        });
+        match (hit, *channel) {
+            (false, _) => None,
+            (true, "") => f.click_channel,
+            (true, c) => Some(c),
+        }
+    })
+}
+
 fn is_paid_medium(m: &str) -> bool {
     m.contains("cp") || m == "ppc" || m == "retargeting" || m.starts_with("paid")
 }
@@ -513,59 +670,15 @@ pub fn classify(page_url: &str, referrer: &str, cfg: &ChannelConfig) -> Touchpoi
         "Cross-network"
     } else if OFFLINE_MEDIUMS.contains(&med.as_str()) || OFFLINE_MEDIUMS.contains(&src.as_str()) {
         "Offline"
-    } else if paid && (kind == Some(Kind::Shopping) || shop_campaign) {
-        "Paid Shopping"
-    } else if paid && kind == Some(Kind::Search) {
-        "Paid Search"
-    } else if paid && kind == Some(Kind::Social) {
-        "Paid Social"
-    } else if paid && kind == Some(Kind::Video) {
-        "Paid Video"
-    } else if ["display", "banner", "expandable", "interstitial", "cpm"].contains(&med.as_str()) {
-        "Display"
-    } else if let (Some((_, _, ch)), None) = (click, &campaign.medium) {
+    } else if let Some(ch) = by_table(&Facts {
+        paid,
+        kind,
+        med: &med,
+        src: &src,
+        shop_campaign,
+        click_channel: click.filter(|_| campaign.medium.is_none()).map(|c| c.2),
+    }) {
         ch
-    } else if paid {
-        "Unassigned"
-    } else if kind == Some(Kind::Ai) || src == "chatgpt.com" || med == "ai" {
-        "AI Assistant"
-    } else if kind == Some(Kind::Shopping) || shop_campaign {
-        "Organic Shopping"
-    } else if kind == Some(Kind::Social)
-        || [
-            "social",
-            "social-network",
-            "social-media",
-            "sm",
-            "social network",
-            "social media",
-        ]
-        .contains(&med.as_str())
-    {
-        "Organic Social"
-    } else if kind == Some(Kind::Video) || med.contains("video") {
-        "Organic Video"
-    } else if kind == Some(Kind::Search) || med == "organic" {
-        "Organic Search"
-    } else if ["email", "e-mail", "e_mail", "e mail", "newsletter"].contains(&med.as_str())
-        || ["email", "e-mail", "e_mail", "e mail", "newsletter"].contains(&src.as_str())
-        || kind == Some(Kind::Webmail)
-    {
-        "Email"
-    } else if med == "affiliate" || med == "affiliates" {
-        "Affiliates"
-    } else if med == "audio" || med == "podcast" {
-        "Audio"
-    } else if med == "sms" || src == "sms" {
-        "SMS"
-    } else if med.ends_with("push")
-        || med.contains("mobile")
-        || med.contains("notification")
-        || src == "firebase"
-    {
-        "Mobile Push"
-    } else if ["referral", "app", "link"].contains(&med.as_str()) {
-        "Referral"
     } else {
         "Unassigned"
     };
