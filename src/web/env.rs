@@ -19,19 +19,34 @@ pub fn now() -> f64 {
     js_sys::Date::now()
 }
 
+thread_local! {
+    /// Random bytes fetched 256 at a time: one `getRandomValues` call costs
+    /// several microseconds, about as much for 256 bytes as for 16.
+    static POOL: RefCell<([u8; 256], usize)> = const { RefCell::new(([0; 256], 256)) };
+}
+
 /// 16 bytes from `crypto.getRandomValues` (available in every context, unlike
 /// `crypto.randomUUID`), or from `Math.random` where there is no crypto.
 pub fn random_bytes() -> [u8; 16] {
-    let mut b = [0u8; 16];
-    let ok = web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .is_some_and(|c| c.get_random_values_with_u8_array(&mut b).is_ok());
-    if !ok {
-        for x in b.iter_mut() {
-            *x = (js_sys::Math::random() * 256.0) as u8;
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.1 + 16 > p.0.len() {
+            let ok = web_sys::window()
+                .and_then(|w| w.crypto().ok())
+                .is_some_and(|c| c.get_random_values_with_u8_array(&mut p.0).is_ok());
+            if !ok {
+                for x in p.0.iter_mut() {
+                    *x = (js_sys::Math::random() * 256.0) as u8;
+                }
+            }
+            p.1 = 0;
         }
-    }
-    b
+        let mut b = [0u8; 16];
+        let at = p.1;
+        b.copy_from_slice(p.0.get(at..at + 16).unwrap_or(&[0; 16]));
+        p.1 += 16;
+        b
+    })
 }
 
 /// A random number in `[0, 1)` (backoff jitter).
