@@ -6,7 +6,7 @@
 
 use sillage::core::condition::Condition;
 use sillage::core::json::Json;
-use sillage::native_regex::NativeRegex;
+use sillage::native_js::NativeJs;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -32,11 +32,11 @@ const ATTRIBUTES: &[&str] = &[
 ];
 
 fn main() {
-    let regex = NativeRegex::new();
+    let host = NativeJs::new();
     let groups: Json = serde_json::from_str(r#"{"beta": ["u1", "u123", "u77"]}"#).unwrap();
     let conditions: Vec<Condition> = CONDITIONS
         .iter()
-        .map(|c| Condition::parse(&serde_json::from_str(c).unwrap()).0)
+        .map(|c| Condition::parse(&serde_json::from_str(c).unwrap(), &host).0)
         .collect();
     let attributes: Vec<Json> = ATTRIBUTES
         .iter()
@@ -48,7 +48,7 @@ fn main() {
     for _ in 0..rounds {
         for a in &attributes {
             for c in &conditions {
-                hits += u64::from(black_box(c).eval(black_box(a), &groups, &regex));
+                hits += u64::from(black_box(c).eval(black_box(a), &groups, &host));
             }
         }
     }

@@ -11,7 +11,7 @@
 pub mod core;
 
 #[cfg(not(target_arch = "wasm32"))]
-pub mod native_regex;
+pub mod native_js;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -8,7 +8,7 @@
 
 use sillage::core::condition::{check_condition, Condition};
 use sillage::core::json::Json;
-use sillage::native_regex::NativeRegex;
+use sillage::native_js::NativeJs;
 use std::io::{BufRead, Write};
 
 const USAGE: &str = "usage: sillage eval CONDITION ATTRIBUTES [--groups SAVED_GROUPS]\n       sillage eval --batch < lines of {\"condition\":..., \"attributes\":..., \"savedGroups\":...}";
@@ -58,12 +58,12 @@ pub fn run(args: &[String]) -> i32 {
             return 2;
         }
     };
-    let regex = NativeRegex::new();
-    for d in check_condition(&c, "", &regex) {
+    let host = NativeJs::new();
+    for d in check_condition(&c, "", &host) {
         eprintln!("warning: {}", d.render());
     }
-    let (cond, _) = Condition::parse(&c);
-    println!("{}", cond.eval(&a, &g, &regex));
+    let (cond, _) = Condition::parse(&c, &host);
+    println!("{}", cond.eval(&a, &g, &host));
     0
 }
 
@@ -78,7 +78,7 @@ fn parse_arg(name: &str, text: &str) -> Result<Json, String> {
 
 /// One answer per input line, in order; errors are reported in place.
 fn run_batch() -> i32 {
-    let regex = NativeRegex::new();
+    let host = NativeJs::new();
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -93,7 +93,7 @@ fn run_batch() -> i32 {
         if line.trim().is_empty() {
             continue;
         }
-        let answer = match eval_line(&line, &regex) {
+        let answer = match eval_line(&line, &host) {
             Ok(b) => if b { "true" } else { "false" }.to_string(),
             Err(e) => format!("error: line {}: {e}", n + 1),
         };
@@ -107,7 +107,7 @@ fn run_batch() -> i32 {
     0
 }
 
-fn eval_line(line: &str, regex: &NativeRegex) -> Result<bool, String> {
+fn eval_line(line: &str, host: &NativeJs) -> Result<bool, String> {
     let v: Json = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
     if !matches!(v, Json::Obj(_)) {
         return Err(String::from("expected an object with \"condition\""));
@@ -115,6 +115,6 @@ fn eval_line(line: &str, regex: &NativeRegex) -> Result<bool, String> {
     let condition = v.get("condition").ok_or("missing \"condition\"")?;
     let attributes = v.get("attributes").cloned().unwrap_or_else(Json::obj);
     let groups = v.get("savedGroups").cloned().unwrap_or_else(Json::obj);
-    let (cond, _) = Condition::parse(condition);
-    Ok(cond.eval(&attributes, &groups, regex))
+    let (cond, _) = Condition::parse(condition, host);
+    Ok(cond.eval(&attributes, &groups, host))
 }

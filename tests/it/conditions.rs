@@ -7,7 +7,7 @@ use sillage::core::bucket::{
 };
 use sillage::core::condition::{check_condition, eval_condition, Condition};
 use sillage::core::json::Json;
-use sillage::native_regex::NativeRegex;
+use sillage::native_js::NativeJs;
 
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -58,7 +58,7 @@ fn growthbook_conformance() {
     let Some(corpus) = load_corpus() else {
         return;
     };
-    let regex = NativeRegex::new();
+    let host = NativeJs::new();
     let mut failures: Vec<String> = Vec::new();
     let mut fail = |suite: &str, name: &str, detail: String| {
         failures.push(format!("{suite} / {name}: {detail}"));
@@ -72,11 +72,11 @@ fn growthbook_conformance() {
         let attributes = json(&c[2]);
         let expected = c[3].as_bool().unwrap();
         let groups = c.get(4).map(json).unwrap_or_else(Json::obj);
-        let direct = eval_condition(&attributes, &condition, &groups, &regex);
-        let (compiled, _) = Condition::parse(&condition);
-        let again = compiled.eval(&attributes, &groups, &regex);
+        let direct = eval_condition(&attributes, &condition, &groups, &host);
+        let (compiled, _) = Condition::parse(&condition, &host);
+        let again = compiled.eval(&attributes, &groups, &host);
         // Check must run (and not panic) on every corpus condition too.
-        let _ = check_condition(&condition, "when", &regex);
+        let _ = check_condition(&condition, "when", &host);
         if direct != expected || again != expected {
             fail(
                 "evalCondition",
@@ -206,7 +206,7 @@ fn growthbook_conformance() {
 /// `check_condition` at path `rules[3].when`, rendered `path: message`.
 fn check(condition: &str, expected: &[&str]) {
     let c: Json = serde_json::from_str(condition).unwrap();
-    let got: Vec<String> = check_condition(&c, "rules[3].when", &NativeRegex::new())
+    let got: Vec<String> = check_condition(&c, "rules[3].when", &NativeJs::new())
         .iter()
         .map(|d| d.render())
         .collect();
@@ -285,23 +285,23 @@ fn check_reports_problems_with_paths() {
 
 #[test]
 fn compiled_condition_is_reusable() {
-    let regex = NativeRegex::new();
+    let host = NativeJs::new();
     let c: Json = serde_json::from_str(
         r#"{"country": {"$in": ["FR", "BE"]}, "version": {"$vgte": "2.0.0"}}"#,
     )
     .unwrap();
-    let (cond, diags) = Condition::parse(&c);
+    let (cond, diags) = Condition::parse(&c, &host);
     assert!(diags.is_empty());
     let typo: Json = serde_json::from_str(r#"{"age": {"$gtt": 3}}"#).unwrap();
-    let (_, diags) = Condition::parse_at(&typo, "rules[0].when");
+    let (_, diags) = Condition::parse_at(&typo, "rules[0].when", &host);
     assert_eq!(diags.len(), 1);
     assert_eq!(diags[0].path, "rules[0].when.age");
     let yes: Json = serde_json::from_str(r#"{"country": "FR", "version": "2.1.0"}"#).unwrap();
     let no: Json = serde_json::from_str(r#"{"country": "FR", "version": "1.9.9"}"#).unwrap();
     let groups = Json::obj();
     for _ in 0..3 {
-        assert!(cond.eval(&yes, &groups, &regex));
-        assert!(!cond.eval(&no, &groups, &regex));
+        assert!(cond.eval(&yes, &groups, &host));
+        assert!(!cond.eval(&no, &groups, &host));
     }
 }
 
@@ -309,7 +309,7 @@ fn compiled_condition_is_reusable() {
 /// the ECMAScript coercion rules `mongrule.ts` relies on).
 #[test]
 fn javascript_coercions_match_growthbook() {
-    let regex = NativeRegex::new();
+    let host = NativeJs::new();
     let cases: &[(&str, &str, bool)] = &[
         // A missing attribute is null, and null * 1 === 0.
         (r#"{"x": 0}"#, r#"{}"#, true),
@@ -351,20 +351,20 @@ fn javascript_coercions_match_growthbook() {
     for (condition, attributes, expected) in cases {
         let c: Json = serde_json::from_str(condition).unwrap();
         let a: Json = serde_json::from_str(attributes).unwrap();
-        let got = eval_condition(&a, &c, &Json::obj(), &regex);
+        let got = eval_condition(&a, &c, &Json::obj(), &host);
         assert_eq!(got, *expected, "{condition} on {attributes}");
     }
 }
 
 #[test]
 fn deep_nesting_is_false_and_reported() {
-    let regex = NativeRegex::new();
+    let host = NativeJs::new();
     let mut c = Json::obj().with("a", 1.0);
     for _ in 0..1_000 {
         c = Json::obj().with("$not", Json::obj().with("$not", c));
     }
-    let (cond, diags) = Condition::parse(&c);
-    assert!(!cond.eval(&Json::obj().with("a", 1.0), &Json::obj(), &regex));
+    let (cond, diags) = Condition::parse(&c, &host);
+    assert!(!cond.eval(&Json::obj().with("a", 1.0), &Json::obj(), &host));
     assert_eq!(diags.len(), 1);
     assert_eq!(diags[0].message, "condition nested deeper than 64 levels");
     let mut v = Json::obj().with("$eq", 1.0);
@@ -376,7 +376,7 @@ fn deep_nesting_is_false_and_reported() {
         &Json::obj().with("a", 2.0),
         &c,
         &Json::obj(),
-        &regex
+        &host
     ));
     // Within the limit, nesting works as usual: 20 `$not`s cancel out.
     let mut c = Json::obj().with("a", 1.0);
@@ -387,7 +387,7 @@ fn deep_nesting_is_false_and_reported() {
         &Json::obj().with("a", 1.0),
         &c,
         &Json::obj(),
-        &regex
+        &host
     ));
 }
 
@@ -472,18 +472,18 @@ proptest! {
         attributes in arb_json(),
         groups in arb_json(),
     ) {
-        let regex = NativeRegex::new();
-        let (compiled, _) = Condition::parse(&condition);
-        let plain = compiled.eval(&attributes, &groups, &regex);
-        prop_assert_eq!(plain, eval_condition(&attributes, &condition, &groups, &regex));
+        let host = NativeJs::new();
+        let (compiled, _) = Condition::parse(&condition, &host);
+        let plain = compiled.eval(&attributes, &groups, &host);
+        prop_assert_eq!(plain, eval_condition(&attributes, &condition, &groups, &host));
         for op in ["$and", "$or"] {
             let wrapped = Json::obj().with(op, Json::Arr(vec![condition.clone()]));
             prop_assert_eq!(
-                eval_condition(&attributes, &wrapped, &groups, &regex),
+                eval_condition(&attributes, &wrapped, &groups, &host),
                 plain,
                 "{} around {:?}", op, condition
             );
         }
-        let _ = check_condition(&condition, "when", &regex);
+        let _ = check_condition(&condition, "when", &host);
     }
 }

@@ -3,10 +3,13 @@
 //! GrowthBook's evaluator is JavaScript and leans on the language's implicit
 //! conversions (`value + ""`, `value * 1`, `a < b` across types, `!!value`,
 //! `JSON.stringify`). To give the same answers, these helpers reproduce the
-//! ECMAScript rules for plain JSON data. Number-to-string conversion of
-//! non-integers is the one place that uses `core::fmt`; it is only reached when a
-//! fractional number must be turned into text (a cold path).
+//! ECMAScript rules for plain JSON data. Three conversions are the host's
+//! ([`JsHost`]): non-integer numbers to text, decimal text to numbers, and
+//! Unicode lower-casing. The browser does them exactly for free; in Rust they
+//! would pull `core::fmt`'s float formatting, `dec2flt` and the Unicode case
+//! tables into the wasm. The Rust versions here are the native defaults.
 
+use super::JsHost;
 use crate::core::json::Json;
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -23,7 +26,7 @@ pub(crate) fn truthy(v: &Json) -> bool {
 }
 
 /// Appends `String(n)`.
-pub(crate) fn push_num(out: &mut String, n: f64) {
+pub(crate) fn push_num(h: &dyn JsHost, out: &mut String, n: f64) {
     if n.is_nan() {
         out.push_str("NaN");
     } else if n.is_infinite() {
@@ -49,12 +52,13 @@ pub(crate) fn push_num(out: &mut String, n: f64) {
             out.push(b as char);
         }
     } else {
-        push_num_cold(out, n);
+        h.push_number(n, out);
     }
 }
 
-#[cold]
-fn push_num_cold(out: &mut String, n: f64) {
+/// `String(n)` for a finite non-integer (or huge) `n` with `core::fmt`: the
+/// native default of [`JsHost::push_number`].
+pub fn push_num_fmt(out: &mut String, n: f64) {
     use std::fmt::Write;
     let a = n.abs();
     if (1e-6..1e21).contains(&a) {
@@ -75,11 +79,11 @@ fn push_num_cold(out: &mut String, n: f64) {
 }
 
 /// Appends `String(v)`.
-pub(crate) fn push_string(out: &mut String, v: &Json) {
+pub(crate) fn push_string(h: &dyn JsHost, out: &mut String, v: &Json) {
     match v {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Num(n) => push_num(out, *n),
+        Json::Num(n) => push_num(h, out, *n),
         Json::Str(s) => out.push_str(s),
         Json::Obj(_) => out.push_str("[object Object]"),
         Json::Arr(items) => {
@@ -89,7 +93,7 @@ pub(crate) fn push_string(out: &mut String, v: &Json) {
                 }
                 // `null` items join as empty strings.
                 if !matches!(item, Json::Null) {
-                    push_string(out, item);
+                    push_string(h, out, item);
                 }
             }
         }
@@ -97,7 +101,7 @@ pub(crate) fn push_string(out: &mut String, v: &Json) {
 }
 
 /// `String(v)`, borrowing when `v` is already a string.
-pub(crate) fn to_string(v: &Json) -> Cow<'_, str> {
+pub(crate) fn to_string<'a>(h: &dyn JsHost, v: &'a Json) -> Cow<'a, str> {
     match v {
         Json::Str(s) => Cow::Borrowed(s),
         Json::Null => Cow::Borrowed("null"),
@@ -105,7 +109,7 @@ pub(crate) fn to_string(v: &Json) -> Cow<'_, str> {
         Json::Bool(false) => Cow::Borrowed("false"),
         _ => {
             let mut s = String::new();
-            push_string(&mut s, v);
+            push_string(h, &mut s, v);
             Cow::Owned(s)
         }
     }
@@ -136,7 +140,7 @@ pub(crate) fn is_line_terminator(c: char) -> bool {
 }
 
 /// `Number(s)`: JavaScript's StringToNumber.
-pub(crate) fn str_to_num(s: &str) -> f64 {
+pub(crate) fn str_to_num(h: &dyn JsHost, s: &str) -> f64 {
     let t = s.trim_matches(is_js_space);
     if t.is_empty() {
         return 0.0;
@@ -172,7 +176,7 @@ pub(crate) fn str_to_num(s: &str) -> f64 {
     if !is_decimal_literal(unsigned) {
         return f64::NAN;
     }
-    t.parse::<f64>().unwrap_or(f64::NAN)
+    h.parse_decimal(t)
 }
 
 /// `digits [. digits?] | . digits`, then an optional exponent.
@@ -212,14 +216,14 @@ fn is_decimal_literal(s: &str) -> bool {
 }
 
 /// `Number(v)` (what `v * 1` computes).
-pub(crate) fn to_num(v: &Json) -> f64 {
+pub(crate) fn to_num(h: &dyn JsHost, v: &Json) -> f64 {
     match v {
         Json::Null => 0.0,
         Json::Bool(b) => f64::from(u8::from(*b)),
         Json::Num(n) => *n,
-        Json::Str(s) => str_to_num(s),
+        Json::Str(s) => str_to_num(h, s),
         Json::Obj(_) => f64::NAN,
-        Json::Arr(_) => str_to_num(&to_string(v)),
+        Json::Arr(_) => str_to_num(h, &to_string(h, v)),
     }
 }
 
@@ -233,11 +237,11 @@ pub(crate) enum Prim<'a> {
 }
 
 /// `ToPrimitive` then, for non-strings, `ToNumber`.
-pub(crate) fn to_prim(v: &Json) -> Prim<'_> {
+pub(crate) fn to_prim<'a>(h: &dyn JsHost, v: &'a Json) -> Prim<'a> {
     match v {
         Json::Str(s) => Prim::Str(Cow::Borrowed(s)),
-        Json::Arr(_) | Json::Obj(_) => Prim::Str(to_string(v)),
-        _ => Prim::Num(to_num(v)),
+        Json::Arr(_) | Json::Obj(_) => Prim::Str(to_string(h, v)),
+        _ => Prim::Num(to_num(h, v)),
     }
 }
 
@@ -252,12 +256,12 @@ pub(crate) fn cmp_utf16(a: &str, b: &str) -> Ordering {
 }
 
 /// JavaScript's `a < b` on primitives: `None` when a number side is NaN.
-pub(crate) fn less_than(a: &Prim, b: &Prim) -> Option<bool> {
+pub(crate) fn less_than(h: &dyn JsHost, a: &Prim, b: &Prim) -> Option<bool> {
     match (a, b) {
         (Prim::Str(x), Prim::Str(y)) => Some(cmp_utf16(x, y) == Ordering::Less),
         _ => {
-            let x = prim_num(a);
-            let y = prim_num(b);
+            let x = prim_num(h, a);
+            let y = prim_num(h, b);
             if x.is_nan() || y.is_nan() {
                 None
             } else {
@@ -267,9 +271,9 @@ pub(crate) fn less_than(a: &Prim, b: &Prim) -> Option<bool> {
     }
 }
 
-fn prim_num(p: &Prim) -> f64 {
+fn prim_num(h: &dyn JsHost, p: &Prim) -> f64 {
     match p {
-        Prim::Str(s) => str_to_num(s),
+        Prim::Str(s) => str_to_num(h, s),
         Prim::Num(n) => *n,
     }
 }
@@ -347,11 +351,11 @@ pub(crate) fn stringify_eq(a: &Json, b: &Json) -> bool {
 
 /// GrowthBook's `paddedVersionString`: numeric parts left-padded to 5 with
 /// spaces, a `~` appended to plain `x.y.z` so it sorts after its pre-releases.
-pub(crate) fn padded_version(v: &Json) -> String {
+pub(crate) fn padded_version(h: &dyn JsHost, v: &Json) -> String {
     let mut owned = String::new();
     let s: &str = match v {
         Json::Num(n) => {
-            push_num(&mut owned, *n);
+            push_num(h, &mut owned, *n);
             &owned
         }
         Json::Str(s) if !s.is_empty() => s,
@@ -392,8 +396,16 @@ pub(crate) fn padded_version(v: &Json) -> String {
 mod tests {
     use super::*;
 
+    struct RustHost;
+    impl JsHost for RustHost {
+        fn is_match(&self, _: &str, _: bool, _: &str) -> Option<bool> {
+            None
+        }
+    }
+    const H: &dyn JsHost = &RustHost;
+
     fn s(v: &Json) -> String {
-        to_string(v).into_owned()
+        to_string(H, v).into_owned()
     }
 
     #[test]
@@ -410,28 +422,28 @@ mod tests {
 
     #[test]
     fn string_to_number_follows_javascript() {
-        assert_eq!(str_to_num(" 12 "), 12.0);
-        assert_eq!(str_to_num(""), 0.0);
-        assert_eq!(str_to_num("0x1f"), 31.0);
-        assert_eq!(str_to_num("-Infinity"), f64::NEG_INFINITY);
-        assert_eq!(str_to_num(".5"), 0.5);
-        assert_eq!(str_to_num("5."), 5.0);
-        assert!(str_to_num("inf").is_nan());
-        assert!(str_to_num("1e").is_nan());
-        assert!(str_to_num("abc").is_nan());
+        assert_eq!(str_to_num(H, " 12 "), 12.0);
+        assert_eq!(str_to_num(H, ""), 0.0);
+        assert_eq!(str_to_num(H, "0x1f"), 31.0);
+        assert_eq!(str_to_num(H, "-Infinity"), f64::NEG_INFINITY);
+        assert_eq!(str_to_num(H, ".5"), 0.5);
+        assert_eq!(str_to_num(H, "5."), 5.0);
+        assert!(str_to_num(H, "inf").is_nan());
+        assert!(str_to_num(H, "1e").is_nan());
+        assert!(str_to_num(H, "abc").is_nan());
     }
 
     #[test]
     fn versions_are_padded() {
         assert_eq!(
-            padded_version(&Json::from("v1.2.3+build")),
+            padded_version(H, &Json::from("v1.2.3+build")),
             "    1-    2-    3-~"
         );
         assert_eq!(
-            padded_version(&Json::from("1.0.0-beta.1")),
+            padded_version(H, &Json::from("1.0.0-beta.1")),
             "    1-    0-    0-beta-    1"
         );
-        assert_eq!(padded_version(&Json::Null), "    0");
+        assert_eq!(padded_version(H, &Json::Null), "    0");
     }
 
     #[test]

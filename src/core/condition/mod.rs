@@ -19,7 +19,7 @@
 //! Parsing never fails: [`Condition::parse`] always yields a condition that
 //! evaluates as GrowthBook would (an unknown operator is simply false), plus
 //! [`Diagnostic`]s for what a site owner most likely got wrong;
-//! [`check_condition`] adds regex validation through the [`RegexEngine`].
+//! [`check_condition`] adds regex validation through the [`JsHost`].
 //!
 //! Where GrowthBook's JavaScript would throw (a `null` condition, an `$or` of
 //! `null`, ...), the whole condition evaluates to false. Deliberate differences
@@ -34,16 +34,39 @@ use crate::core::diag::{index_path, key_path, unknown, Diagnostic};
 use crate::core::json::Json;
 use std::borrow::Cow;
 
-/// Regular-expression matching, supplied by the host.
+/// The JavaScript built-ins the condition language leans on, supplied by the
+/// host.
 ///
-/// The core cannot carry a regex engine that behaves like JavaScript's, and the
-/// browser already has one: the web shell implements this with `RegExp`, the
-/// native build (tests, CLI) with `crate::native_regex::NativeRegex`.
-pub trait RegexEngine {
+/// GrowthBook's answers are JavaScript's: `RegExp` for `$regex`,
+/// `toLowerCase` for the case-insensitive operators, and number text
+/// (`String(1.5)`, `Number("1e3")`) wherever values are coerced. The browser
+/// has all of them, exact and already loaded, so the web shell implements this
+/// trait with them and the wasm carries no regex engine, no float formatting
+/// or parsing and no Unicode case tables (about 50 KB of wasm together). The
+/// default methods are the Rust equivalents, used natively (tests, the CLI)
+/// by `crate::native_js::NativeJs`.
+pub trait JsHost {
     /// Whether `pattern` (JavaScript `RegExp` source, flag `i` when
     /// `case_insensitive`) matches somewhere in `input`; `None` when the
     /// pattern is invalid.
     fn is_match(&self, pattern: &str, case_insensitive: bool, input: &str) -> Option<bool>;
+
+    /// `s.toLowerCase()`.
+    fn to_lower(&self, s: &str) -> String {
+        s.to_lowercase()
+    }
+
+    /// Appends `String(n)` for a finite number that is not a small integer
+    /// (the core writes those itself).
+    fn push_number(&self, n: f64, out: &mut String) {
+        js::push_num_fmt(out, n)
+    }
+
+    /// `parseFloat(s)` for a string already checked to be a decimal literal
+    /// (`12`, `-1.5e3`, `.5`).
+    fn parse_decimal(&self, s: &str) -> f64 {
+        s.parse().unwrap_or(f64::NAN)
+    }
 }
 
 /// Evaluates `condition` against `attributes` in one go (parses, then
@@ -53,25 +76,21 @@ pub fn eval_condition(
     attributes: &Json,
     condition: &Json,
     saved_groups: &Json,
-    regex: &dyn RegexEngine,
+    host: &dyn JsHost,
 ) -> bool {
-    Condition::parse(condition)
+    Condition::parse(condition, host)
         .0
-        .eval(attributes, saved_groups, regex)
+        .eval(attributes, saved_groups, host)
 }
 
 /// Every problem in `condition`, with JSON paths under `path`: unknown
 /// operators (with a suggestion), operator arguments of the wrong type, and
 /// patterns that `regex` rejects.
-pub fn check_condition(condition: &Json, path: &str, regex: &dyn RegexEngine) -> Vec<Diagnostic> {
-    let mut p = Parser {
-        diags: Vec::new(),
-        regexes: Vec::new(),
-        depth: 0,
-    };
+pub fn check_condition(condition: &Json, path: &str, host: &dyn JsHost) -> Vec<Diagnostic> {
+    let mut p = Parser::new(host);
     p.cond(condition, path);
     for (at, pattern, ci) in p.regexes {
-        if regex.is_match(&pattern, ci, "").is_none() {
+        if host.is_match(&pattern, ci, "").is_none() {
             let mut m = String::from("invalid regular expression \"");
             m.push_str(&pattern);
             m.push('"');
@@ -90,29 +109,29 @@ pub struct Condition {
 impl Condition {
     /// Compiles `condition`; never fails. The diagnostics have paths relative
     /// to the condition itself (`""` is the condition).
-    pub fn parse(condition: &Json) -> (Condition, Vec<Diagnostic>) {
-        Condition::parse_at(condition, "")
+    pub fn parse(condition: &Json, host: &dyn JsHost) -> (Condition, Vec<Diagnostic>) {
+        Condition::parse_at(condition, "", host)
     }
 
     /// [`Condition::parse`] for a condition found at JSON path `path` in a
     /// larger document (`rules[3].when`), so diagnostics carry full paths.
     /// Regex patterns are not validated here; see [`check_condition`].
-    pub fn parse_at(condition: &Json, path: &str) -> (Condition, Vec<Diagnostic>) {
-        let mut p = Parser {
-            diags: Vec::new(),
-            regexes: Vec::new(),
-            depth: 0,
-        };
+    pub fn parse_at(
+        condition: &Json,
+        path: &str,
+        host: &dyn JsHost,
+    ) -> (Condition, Vec<Diagnostic>) {
+        let mut p = Parser::new(host);
         let root = p.cond(condition, path);
         (Condition { root }, p.diags)
     }
 
     /// Whether `attributes` satisfy the condition. `saved_groups` is an object
     /// of group id to array of values (anything else counts as no groups).
-    pub fn eval(&self, attributes: &Json, saved_groups: &Json, regex: &dyn RegexEngine) -> bool {
+    pub fn eval(&self, attributes: &Json, saved_groups: &Json, host: &dyn JsHost) -> bool {
         let cx = Cx {
             groups: saved_groups,
-            regex,
+            h: host,
         };
         cx.cond(&self.root, attributes).unwrap_or(false)
     }
@@ -217,11 +236,11 @@ struct StrLit {
 }
 
 impl StrLit {
-    fn new(text: String) -> StrLit {
-        let n = js::str_to_num(&text);
+    fn new(h: &dyn JsHost, text: String) -> StrLit {
+        let n = js::str_to_num(h, &text);
         let as_num = (n.is_finite() && {
             let mut back = String::new();
-            js::push_num(&mut back, n);
+            js::push_num(h, &mut back, n);
             back == text
         })
         .then_some(n);
@@ -288,7 +307,8 @@ enum ElemMatch {
 // ---------------------------------------------------------------------------
 // Parsing
 
-struct Parser {
+struct Parser<'h> {
+    h: &'h dyn JsHost,
     diags: Vec<Diagnostic>,
     regexes: Vec<(String, String, bool)>,
     depth: usize,
@@ -344,7 +364,16 @@ fn got(what: &str, op: &str, v: &Json) -> String {
     m
 }
 
-impl Parser {
+impl<'h> Parser<'h> {
+    fn new(h: &'h dyn JsHost) -> Parser<'h> {
+        Parser {
+            h,
+            diags: Vec::new(),
+            regexes: Vec::new(),
+            depth: 0,
+        }
+    }
+
     fn err(&mut self, path: &str, message: String) {
         self.diags.push(Diagnostic::new(path, message));
     }
@@ -456,8 +485,8 @@ impl Parser {
 
     fn value_inner(&mut self, v: &Json, path: &str, fold: bool) -> Value {
         match v {
-            Json::Str(s) if fold => Value::StrI(StrLit::new(s.to_lowercase())),
-            Json::Str(s) => Value::Str(StrLit::new(s.clone())),
+            Json::Str(s) if fold => Value::StrI(StrLit::new(self.h, self.h.to_lower(s))),
+            Json::Str(s) => Value::Str(StrLit::new(self.h, s.clone())),
             Json::Num(n) => Value::Num(*n),
             Json::Bool(b) => Value::Bool(*b),
             Json::Null => Value::Null,
@@ -497,7 +526,7 @@ impl Parser {
                     "$vlt" => VCmp::Lt,
                     _ => VCmp::Lte,
                 };
-                Op::Version(cmp, js::padded_version(arg))
+                Op::Version(cmp, js::padded_version(self.h, arg))
             }
             "$eq" | "$ne" => {
                 if matches!(arg, Json::Arr(_) | Json::Obj(_)) {
@@ -524,7 +553,7 @@ impl Parser {
                     "$gt" => Rel::Gt,
                     _ => Rel::Gte,
                 };
-                let prim = match js::to_prim(arg) {
+                let prim = match js::to_prim(self.h, arg) {
                     js::Prim::Str(s) => js::Prim::Str(Cow::Owned(s.into_owned())),
                     js::Prim::Num(n) => js::Prim::Num(n),
                 };
@@ -540,7 +569,7 @@ impl Parser {
                 Json::Arr(items) => {
                     let fold = op.ends_with('i');
                     let items = if fold {
-                        items.iter().map(fold_case).collect()
+                        items.iter().map(|i| fold_case(self.h, i)).collect()
                     } else {
                         items.clone()
                     };
@@ -560,7 +589,7 @@ impl Parser {
                     self.err(path, got("a saved group id (a string)", op, arg));
                 }
                 Op::Group {
-                    key: js::to_string(arg).into_owned(),
+                    key: js::to_string(self.h, arg).into_owned(),
                     negate: op == "$notInGroup",
                 }
             }
@@ -641,9 +670,9 @@ impl Parser {
 }
 
 /// `typeof v === "string" ? v.toLowerCase() : v`.
-fn fold_case(v: &Json) -> Json {
+fn fold_case(h: &dyn JsHost, v: &Json) -> Json {
     match v {
-        Json::Str(s) => Json::Str(s.to_lowercase()),
+        Json::Str(s) => Json::Str(h.to_lower(s)),
         other => other.clone(),
     }
 }
@@ -653,7 +682,7 @@ fn fold_case(v: &Json) -> Json {
 
 struct Cx<'a> {
     groups: &'a Json,
-    regex: &'a dyn RegexEngine,
+    h: &'a dyn JsHost,
 }
 
 static NULL: Json = Json::Null;
@@ -741,9 +770,9 @@ impl Cx<'_> {
 
     fn value(&self, cv: &Value, v: &Json) -> Option<bool> {
         Some(match cv {
-            Value::Str(lit) => str_eq(lit, v, false),
-            Value::StrI(lit) => str_eq(lit, v, true),
-            Value::Num(n) => js::to_num(v) == *n,
+            Value::Str(lit) => str_eq(self.h, lit, v, false),
+            Value::StrI(lit) => str_eq(self.h, lit, v, true),
+            Value::Num(n) => js::to_num(self.h, v) == *n,
             Value::Bool(b) => !matches!(v, Json::Null) && js::truthy(v) == *b,
             Value::Null => matches!(v, Json::Null),
             Value::Literal(lit) => js::stringify_eq(v, lit),
@@ -763,7 +792,7 @@ impl Cx<'_> {
             Op::Throw => return None,
             Op::Const(b) => *b,
             Op::Version(cmp, expected) => {
-                let a = js::padded_version(actual);
+                let a = js::padded_version(self.h, actual);
                 let o = js::cmp_utf16(&a, expected);
                 match cmp {
                     VCmp::Eq => o.is_eq(),
@@ -777,13 +806,14 @@ impl Cx<'_> {
             Op::Eq(e) => js::strict_eq(actual, e),
             Op::Ne(e) => !js::strict_eq(actual, e),
             Op::Rel(rel, e) => {
-                let a = js::to_prim(actual);
+                let h = self.h;
+                let a = js::to_prim(h, actual);
                 match rel {
-                    Rel::Lt => js::less_than(&a, e) == Some(true),
-                    Rel::Gt => js::less_than(e, &a) == Some(true),
+                    Rel::Lt => js::less_than(h, &a, e) == Some(true),
+                    Rel::Gt => js::less_than(h, e, &a) == Some(true),
                     // a <= b is !(b < a), false when undefined (NaN).
-                    Rel::Lte => js::less_than(e, &a) == Some(false),
-                    Rel::Gte => js::less_than(&a, e) == Some(false),
+                    Rel::Lte => js::less_than(h, e, &a) == Some(false),
+                    Rel::Gte => js::less_than(h, &a, e) == Some(false),
                 }
             }
             Op::Exists(want) => !matches!(actual, Json::Null) == *want,
@@ -791,15 +821,15 @@ impl Cx<'_> {
                 items,
                 negate,
                 fold,
-            } => is_in(actual, items, *fold) != *negate,
+            } => is_in(self.h, actual, items, *fold) != *negate,
             Op::Group { key, negate } => {
                 let group = match self.groups {
                     Json::Obj(m) => m.iter().find(|(k, _)| k == key).map(|(_, g)| g),
                     _ => None,
                 };
                 let found = match group {
-                    Some(Json::Arr(items)) => is_in(actual, items, false),
-                    Some(Json::Str(s)) if !s.is_empty() => str_includes(s, actual),
+                    Some(Json::Arr(items)) => is_in(self.h, actual, items, false),
+                    Some(Json::Str(s)) if !s.is_empty() => str_includes(self.h, s, actual),
                     _ => false,
                 };
                 found != *negate
@@ -847,8 +877,8 @@ impl Cx<'_> {
                 true
             }
             Op::Regex { pattern, ci } => {
-                let input = js::to_string(actual);
-                self.regex.is_match(pattern, *ci, &input).unwrap_or(false)
+                let input = js::to_string(self.h, actual);
+                self.h.is_match(pattern, *ci, &input).unwrap_or(false)
             }
             Op::Type(t) => {
                 let name = match actual {
@@ -864,13 +894,13 @@ impl Cx<'_> {
 }
 
 /// `String(v) === lit` (lower-cased first when `fold`).
-fn str_eq(lit: &StrLit, v: &Json, fold: bool) -> bool {
+fn str_eq(h: &dyn JsHost, lit: &StrLit, v: &Json, fold: bool) -> bool {
     match v {
         Json::Str(s) if fold => {
             if s.is_ascii() && lit.text.is_ascii() {
                 s.eq_ignore_ascii_case(&lit.text)
             } else {
-                s.to_lowercase() == lit.text
+                h.to_lower(s) == lit.text
             }
         }
         Json::Str(s) => *s == lit.text,
@@ -880,9 +910,9 @@ fn str_eq(lit: &StrLit, v: &Json, fold: bool) -> bool {
         Json::Obj(_) if fold => lit.text == "[object object]",
         Json::Obj(_) => lit.text == "[object Object]",
         Json::Arr(_) => {
-            let s = js::to_string(v);
+            let s = js::to_string(h, v);
             if fold {
-                s.to_lowercase() == lit.text
+                h.to_lower(&s) == lit.text
             } else {
                 *s == lit.text
             }
@@ -892,11 +922,11 @@ fn str_eq(lit: &StrLit, v: &Json, fold: bool) -> bool {
 
 /// GrowthBook's `isIn`: intersection when the attribute is an array.
 /// `expected` is already case-folded when `fold`.
-fn is_in(actual: &Json, expected: &[Json], fold: bool) -> bool {
+fn is_in(h: &dyn JsHost, actual: &Json, expected: &[Json], fold: bool) -> bool {
     let member = |a: &Json| -> bool {
         match a {
             Json::Str(s) if fold => {
-                let folded = s.to_lowercase();
+                let folded = h.to_lower(s);
                 expected
                     .iter()
                     .any(|e| matches!(e, Json::Str(x) if *x == folded))
@@ -911,9 +941,9 @@ fn is_in(actual: &Json, expected: &[Json], fold: bool) -> bool {
 }
 
 /// `"group string".includes(actual)` for a saved group stored as a string.
-fn str_includes(group: &str, actual: &Json) -> bool {
+fn str_includes(h: &dyn JsHost, group: &str, actual: &Json) -> bool {
     match actual {
-        Json::Arr(items) => items.iter().any(|i| group.contains(&*js::to_string(i))),
-        _ => group.contains(&*js::to_string(actual)),
+        Json::Arr(items) => items.iter().any(|i| group.contains(&*js::to_string(h, i))),
+        _ => group.contains(&*js::to_string(h, actual)),
     }
 }

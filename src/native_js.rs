@@ -1,9 +1,9 @@
-//! The native [`RegexEngine`]: JavaScript `RegExp` semantics approximated with
+//! The native [`JsHost`]: JavaScript `RegExp` semantics approximated with
 //! the `regex` crate, for tests and the CLI.
 //!
 //! Why it lives outside the core and never reaches the wasm: the browser has
 //! JavaScript's own `RegExp`, which is exactly what GrowthBook uses, so the web
-//! shell implements [`RegexEngine`] with it and the wasm carries no regex engine
+//! shell implements [`JsHost`] with it and the wasm carries no regex engine
 //! at all.
 //!
 //! How JavaScript syntax is mapped (non-`u` mode, as GrowthBook compiles its
@@ -23,7 +23,7 @@
 //! programs are capped at 1 MB, and at most [`CACHE_SIZE`] compiled patterns are
 //! kept per case mode (the cache is cleared when full).
 
-use crate::core::condition::RegexEngine;
+use crate::core::condition::JsHost;
 use regex::{Regex, RegexBuilder};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -34,21 +34,21 @@ pub const MAX_INPUT: usize = 1024;
 /// How many compiled patterns are cached.
 pub const CACHE_SIZE: usize = 256;
 
-/// A [`RegexEngine`] backed by the `regex` crate, with a pattern cache.
+/// A [`JsHost`] backed by the `regex` crate, with a pattern cache.
 #[derive(Default, Debug)]
-pub struct NativeRegex {
+pub struct NativeJs {
     /// Compiled patterns (`None`: invalid), case-sensitive then insensitive.
     cache: RefCell<[HashMap<String, Option<Regex>>; 2]>,
 }
 
-impl NativeRegex {
+impl NativeJs {
     /// An engine with an empty cache.
-    pub fn new() -> NativeRegex {
-        NativeRegex::default()
+    pub fn new() -> NativeJs {
+        NativeJs::default()
     }
 }
 
-impl RegexEngine for NativeRegex {
+impl JsHost for NativeJs {
     fn is_match(&self, pattern: &str, case_insensitive: bool, input: &str) -> Option<bool> {
         let mut caches = self.cache.borrow_mut();
         let cache = &mut caches[usize::from(case_insensitive)];
@@ -228,7 +228,7 @@ mod tests {
     use super::*;
 
     fn m(p: &str, ci: bool, s: &str) -> Option<bool> {
-        NativeRegex::new().is_match(p, ci, s)
+        NativeJs::new().is_match(p, ci, s)
     }
 
     #[test]
