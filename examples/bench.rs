@@ -8,7 +8,8 @@ use sillage::core::batch::{BatchConfig, Batcher, Outcome};
 use sillage::core::event::{Call, PageContext};
 use sillage::core::json::{write, Json};
 use sillage::core::outbox::{Caps, Durability, Outbox};
-use sillage::core::tracker::{JsonEncoder, Tracker};
+use sillage::core::tracker::{JsonEncoder, Moment, Tracker};
+use sillage::core::visit::Activity;
 
 struct Enc;
 impl JsonEncoder for Enc {
@@ -50,8 +51,14 @@ fn main() {
             event: "Product Viewed".into(),
             properties: props.clone(),
         };
-        t.record(call, &page, &Json::obj(), f64::from(i), r, &Enc)
-            .unwrap();
+        let moment = Moment {
+            page: &page,
+            activity: Activity::Other,
+            hints: &[],
+            stored_session: None,
+            device: "desktop",
+        };
+        t.record(call, &moment, f64::from(i), [r, r], &Enc).unwrap();
     };
 
     // Record: build the event, serialise it, store op, queue (as the

@@ -503,3 +503,78 @@ async fn a_back_forward_cache_restore_is_a_new_page_view() {
     sleep(10).await;
     assert_eq!(names_of("page").len(), 2);
 }
+
+#[wasm_bindgen_test]
+async fn page_views_carry_the_session_the_landing_touchpoint_topics_and_no_personal_data() {
+    let start = web_sys::window().unwrap().location().href().unwrap();
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let meta = doc.create_element("meta").unwrap();
+    meta.set_attribute("name", "sillage:topics").unwrap();
+    meta.set_attribute("content", "Trail, ÉTÉ").unwrap();
+    doc.body().unwrap().append_child(&meta).unwrap();
+    let body = doc.body().unwrap();
+    body.set_attribute("data-sillage-topics", "shoes").unwrap();
+    reload(true);
+    let cfg = obj(&[
+        ("version", 1.into()),
+        ("capture", obj(&[("engagement", false.into())])),
+        (
+            "topics",
+            Array::of1(&obj(&[
+                ("topic", "running".into()),
+                ("path", "/spa/run/*".into()),
+            ]))
+            .into(),
+        ),
+    ]);
+    web::boot(obj(&[("config", cfg)]));
+    sleep(0).await;
+    history()
+        .push_state_with_url(
+            &JsValue::NULL,
+            "",
+            Some("/spa/run/x?email=ann%40mail.example&utm_source=news&utm_medium=email"),
+        )
+        .unwrap();
+    wait_for_views(2).await;
+    web::track("Clicked".into(), JsValue::UNDEFINED);
+    let ev = events();
+    let stored = storage()
+        .get_item("sillage.session")
+        .unwrap()
+        .expect("stored");
+    let session_id = stored.split('|').nth(1).unwrap();
+    for e in &ev {
+        assert_eq!(e["context"]["sillage"]["sessionId"], session_id);
+        assert_eq!(e["context"]["sillage"]["sessionIndex"], 1);
+    }
+    let (landing, spa, click) = (&ev[0], &ev[1], &ev[2]);
+    assert_eq!(landing["context"]["sillage"]["sessionStart"], "first");
+    assert!(landing["context"]["sillage"]["touchpoint"]["channel"].is_string());
+    assert!(spa["context"]["sillage"].get("touchpoint").is_none());
+    assert_eq!(
+        spa["context"]["sillage"]["topics"],
+        serde_json::json!(["trail", "été", "shoes", "running"])
+    );
+    assert!(click["context"]["sillage"].get("topics").is_none());
+    let url = spa["context"]["page"]["url"].as_str().unwrap();
+    assert!(
+        url.ends_with("/spa/run/x?email=[redacted]&utm_source=news&utm_medium=email"),
+        "{url}"
+    );
+    assert_eq!(
+        spa["context"]["page"]["referrer"],
+        landing["context"]["page"]["url"]
+    );
+    assert_eq!(
+        spa["context"]["campaign"],
+        serde_json::json!({"source": "news", "medium": "email"})
+    );
+    let text = serde_json::to_string(&ev).unwrap();
+    assert!(!text.contains("ann%40") && !text.contains("ann@"), "{text}");
+    meta.remove();
+    body.remove_attribute("data-sillage-topics").unwrap();
+    history()
+        .replace_state_with_url(&JsValue::NULL, "", Some(&start))
+        .unwrap();
+}

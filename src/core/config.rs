@@ -11,6 +11,9 @@ use crate::core::batch::BatchConfig;
 use crate::core::diag::{key_path, Diagnostic};
 use crate::core::json::Json;
 use crate::core::outbox::Caps;
+use crate::core::topics::{parse_rules, TopicRule};
+use crate::core::touchpoint::{parse_channels, ChannelConfig, SESSION_TIMEOUT_MS};
+use crate::core::visit::{parse_privacy, Privacy};
 
 /// The parsed config.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -19,6 +22,12 @@ pub struct Config {
     pub collector: Option<CollectorConfig>,
     /// What is captured automatically.
     pub capture: Capture,
+    /// What must never leave the device.
+    pub privacy: Privacy,
+    /// Site channel rules and internal domains.
+    pub channels: ChannelConfig,
+    /// URL-pattern topic rules.
+    pub topics: Vec<TopicRule>,
 }
 
 /// `capture: {pageviews?, hashRouting?, engagement?, clicks?}`: what the SDK
@@ -34,6 +43,8 @@ pub struct Capture {
     pub engagement: bool,
     /// Tracked, outbound, download and rage clicks (default true).
     pub clicks: bool,
+    /// Inactivity that ends a session (`sessionTimeoutMinutes`, default 30).
+    pub session_timeout_ms: f64,
 }
 
 impl Default for Capture {
@@ -43,6 +54,7 @@ impl Default for Capture {
             hash_routing: false,
             engagement: true,
             clicks: true,
+            session_timeout_ms: SESSION_TIMEOUT_MS,
         }
     }
 }
@@ -60,8 +72,22 @@ pub struct CollectorConfig {
     pub queue: Caps,
 }
 
-const TOP_KEYS: &[&str] = &["$schema", "version", "collector", "capture"];
-const CAPTURE_KEYS: &[&str] = &["pageviews", "hashRouting", "engagement", "clicks"];
+const TOP_KEYS: &[&str] = &[
+    "$schema",
+    "version",
+    "collector",
+    "privacy",
+    "capture",
+    "channels",
+    "topics",
+];
+const CAPTURE_KEYS: &[&str] = &[
+    "pageviews",
+    "hashRouting",
+    "engagement",
+    "clicks",
+    "sessionTimeoutMinutes",
+];
 const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch", "queue"];
 const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
 const QUEUE_KEYS: &[&str] = &["maxEvents", "maxBytes", "maxAgeDays"];
@@ -99,7 +125,26 @@ fn number_in(
             crate::core::diag::push_usize(&mut want, min as usize);
             want.push_str(" to ");
             crate::core::diag::push_usize(&mut want, max as usize);
-            out.push(type_error(&key_path(path, key), &want, v));
+            let d = match v {
+                // In range is the problem, not the type: say which number.
+                Json::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+                    let mut m = String::from("must be ");
+                    m.push_str(&want);
+                    m.push_str(", not ");
+                    if *n < 0.0 {
+                        m.push('-');
+                    }
+                    crate::core::diag::push_u64(&mut m, n.abs() as u64);
+                    Diagnostic::new(key_path(path, key), m)
+                }
+                Json::Num(_) => {
+                    let mut m = String::from("must be ");
+                    m.push_str(&want);
+                    Diagnostic::new(key_path(path, key), m)
+                }
+                _ => type_error(&key_path(path, key), &want, v),
+            };
+            out.push(d);
             default
         }
     }
@@ -217,6 +262,14 @@ fn parse_capture(v: &Json, out: &mut Vec<Diagnostic>) -> Capture {
             )),
         }
     }
+    c.session_timeout_ms = number_in(
+        v,
+        "capture",
+        "sessionTimeoutMinutes",
+        (1.0, 1440.0),
+        SESSION_TIMEOUT_MS / 60_000.0,
+        out,
+    ) * 60_000.0;
     c
 }
 
@@ -246,6 +299,15 @@ pub fn parse(doc: &Json) -> (Config, Vec<Diagnostic>) {
     }
     if let Some(c) = doc.get("capture") {
         cfg.capture = parse_capture(c, &mut out);
+    }
+    if let Some(p) = doc.get("privacy") {
+        cfg.privacy = parse_privacy(p, &mut out);
+    }
+    if let Some(c) = doc.get("channels") {
+        cfg.channels = parse_channels(c, &mut out);
+    }
+    if let Some(t) = doc.get("topics") {
+        cfg.topics = parse_rules(t, &mut out);
     }
     (cfg, out)
 }

@@ -104,6 +104,17 @@ pub fn push_u64(s: &mut String, mut n: u64) {
     }
 }
 
+/// Reads a run of 1 to 19 ASCII digits (no sign, no spaces) without
+/// `str::parse`, whose generic code costs wasm bytes; `None` otherwise.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
 /// The candidate closest to `word` by edit distance, if it is close enough to be
 /// a plausible typo (at most a third of the word's length, and at most 3 edits).
 pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
@@ -177,5 +188,18 @@ mod tests {
         let mut s = String::new();
         push_usize(&mut s, 1_234_050);
         assert_eq!(s, "1234050");
+        for (text, want) in [
+            ("0", Some(0)),
+            ("1795411448123", Some(1_795_411_448_123)),
+            ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+            ("", None),
+            ("-1", None),
+            ("+1", None),
+            (" 1", None),
+            ("1e3", None),
+            ("12345678901234567890", None),
+        ] {
+            assert_eq!(parse_u64(text), want, "{text:?}");
+        }
     }
 }

@@ -47,6 +47,14 @@ impl Json {
         }
     }
 
+    /// The value of `key`, mutably, when `self` is an object holding it.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
+        match self {
+            Json::Obj(m) => m.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
     /// The value at a dot path (`"a.b.c"`), descending through objects only.
     pub fn get_path(&self, path: &str) -> Option<&Json> {
         path.split('.').try_fold(self, |v, part| v.get(part))

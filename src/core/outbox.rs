@@ -150,10 +150,10 @@ fn push_ms(s: &mut String, ms: Millis) {
 }
 
 fn parse_ms(s: &str) -> Option<Millis> {
-    if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.len() > 16 {
         return None;
     }
-    s.parse::<u64>().ok().map(|n| n as f64)
+    crate::core::diag::parse_u64(s).map(|n| n as f64)
 }
 
 /// Encodes a stored event.

@@ -67,10 +67,10 @@ pub fn iso8601(ms: Millis) -> String {
 }
 
 fn parse_num(s: &str) -> Option<i64> {
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.len() > 10 {
         return None;
     }
-    s.parse().ok()
+    crate::core::diag::parse_u64(s).map(|n| n as i64)
 }
 
 /// Parses an HTTP `Retry-After` value, either delay-seconds or an IMF-fixdate

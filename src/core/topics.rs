@@ -104,7 +104,7 @@ pub fn glob(pattern: &str, path: &str) -> bool {
         if last {
             return rest.ends_with(p);
         }
-        match rest.find(p) {
+        match crate::core::text::find(rest, p) {
             Some(at) => rest = rest.get(at + p.len()..).unwrap_or(""),
             None => return false,
         }

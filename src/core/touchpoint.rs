@@ -24,6 +24,7 @@
 use crate::core::diag::{index_path, key_path, Diagnostic};
 use crate::core::engage::host_within;
 use crate::core::json::Json;
+use crate::core::text::contains;
 use crate::core::time::Millis;
 use crate::core::url::{parse, query_pairs};
 
@@ -532,7 +533,7 @@ fn by_table(f: &Facts) -> Option<&'static str> {
         let hit = tests.iter().any(|t| match t {
             Test::Kind(k) => f.kind == Some(*k),
             Test::Medium(list) => list.contains(&f.med),
-            Test::MediumHas(x) => f.med.contains(x),
+            Test::MediumHas(x) => contains(f.med, x),
             Test::MediumEnds(x) => f.med.ends_with(x),
             Test::Source(list) => list.contains(&f.src),
             Test::ShopCampaign => f.shop_campaign,
@@ -548,7 +549,7 @@ fn by_table(f: &Facts) -> Option<&'static str> {
 }
 
 fn is_paid_medium(m: &str) -> bool {
-    m.contains("cp") || m == "ppc" || m == "retargeting" || m.starts_with("paid")
+    contains(m, "cp") || m == "ppc" || m == "retargeting" || m.starts_with("paid")
 }
 
 /// Classifies a landing: `page_url` (`location.href`), `referrer`
@@ -641,7 +642,7 @@ pub fn classify(page_url: &str, referrer: &str, cfg: &ChannelConfig) -> Touchpoi
     });
     let med = medium.clone();
     let src = src_l.clone().unwrap_or_default();
-    let shop_campaign = name_l.as_deref().is_some_and(|n| n.contains("shop"));
+    let shop_campaign = name_l.as_deref().is_some_and(|n| contains(n, "shop"));
 
     // Site rules first.
     let rule = cfg.sources.iter().find(|r| {
@@ -665,7 +666,7 @@ pub fn classify(page_url: &str, referrer: &str, cfg: &ChannelConfig) -> Touchpoi
         "Direct"
     } else if name_l
         .as_deref()
-        .is_some_and(|n| n.contains("cross-network"))
+        .is_some_and(|n| contains(n, "cross-network"))
     {
         "Cross-network"
     } else if OFFLINE_MEDIUMS.contains(&med.as_str()) || OFFLINE_MEDIUMS.contains(&src.as_str()) {
@@ -875,7 +876,7 @@ impl Session {
     pub fn decode(v: &str) -> Option<Session> {
         let mut it = v.strip_prefix("v1|")?.splitn(6, '|');
         let id = it.next()?.to_string();
-        let mut num = || it.next()?.parse::<u64>().ok();
+        let mut num = || crate::core::diag::parse_u64(it.next()?);
         let (index, started, last, pageviews) = (num()?, num()?, num()?, num()?);
         let key = it.next()?.to_string();
         (!id.is_empty()).then_some(Session {

@@ -11,6 +11,7 @@ use crate::core::event::{build, uuid_v4, Call, Identity, PageContext};
 use crate::core::json::Json;
 use crate::core::outbox::{Caps, Durability, Outbox};
 use crate::core::time::Millis;
+use crate::core::visit::{Activity, Visit, VisitConfig};
 
 /// Turns a value into JSON text. The wasm uses `JSON.stringify`, so no JSON
 /// serialiser is compiled into it.
@@ -19,11 +20,42 @@ pub trait JsonEncoder {
     fn encode(&self, value: &Json) -> String;
 }
 
+/// What the shell knows about the moment a call is recorded.
+#[derive(Clone, Copy, Debug)]
+pub struct Moment<'a> {
+    /// The page as the browser shows it (the tracker scrubs it).
+    pub page: &'a PageContext,
+    /// A landing, another page view, or anything else.
+    pub activity: Activity,
+    /// The page's own topic hints (page views only; lower-cased).
+    pub hints: &'a [String],
+    /// The session value last stored by any tab.
+    pub stored_session: Option<&'a str>,
+    /// The coarse device class.
+    pub device: &'a str,
+}
+
+/// One recorded event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    /// Its messageId.
+    pub message_id: String,
+    /// The event as sent (the profile learns from it).
+    pub event: Json,
+    /// The session value to store for every tab, when it changed.
+    pub store_session: Option<String>,
+}
+
+/// Property names holding URLs, scrubbed like the page context.
+const URL_PROPERTIES: &[&str] = &["url", "referrer", "page_url", "href", "search"];
+
 /// Records calls as events and queues them for the collector.
 #[derive(Debug)]
 pub struct Tracker {
     identity: Identity,
     collector: Option<CollectorConfig>,
+    /// Where the visitor came from, the session, the page's topics.
+    pub visit: Visit,
     /// The durable outbox (batcher, storage ops, caps, multi-tab leases); the
     /// shell drives it.
     pub outbox: Outbox,
@@ -39,6 +71,7 @@ impl Tracker {
                 user_id,
             },
             collector: None,
+            visit: Visit::new(),
             outbox: Outbox::new(
                 Batcher::new(BatchConfig::default(), None),
                 Caps::default(),
@@ -50,6 +83,12 @@ impl Tracker {
     /// Applies a parsed config: where to send and how to batch.
     pub fn configure(&mut self, config: &Config) {
         self.collector = config.collector.clone();
+        self.visit.configure(VisitConfig {
+            channels: config.channels.clone(),
+            topics: config.topics.clone(),
+            scrub_params: config.privacy.scrub_params.clone(),
+            session_timeout_ms: config.capture.session_timeout_ms,
+        });
         if let Some(c) = &self.collector {
             self.outbox
                 .batcher
@@ -110,23 +149,24 @@ impl Tracker {
         }
     }
 
-    /// Records one call (`extra`: more `context` entries, see
-    /// [`crate::core::event::build`]). Returns the new event's messageId, or a diagnostic
-    /// naming the bad argument (nothing is recorded then).
+    /// Records one call at `now` (`random`: the bytes of the messageId and
+    /// of a session id, if one starts). Returns the event, or a diagnostic
+    /// naming the bad argument (nothing is recorded then, and the session is
+    /// left as it was).
     pub fn record(
         &mut self,
         call: Call,
-        page: &PageContext,
-        extra: &Json,
+        m: &Moment,
         now: Millis,
-        random: [u8; 16],
+        random: [[u8; 16]; 2],
         encoder: &dyn JsonEncoder,
-    ) -> Result<String, Diagnostic> {
-        if let Call::Identify { user_id, .. } = &call {
-            match user_id {
+    ) -> Result<Recorded, Diagnostic> {
+        let mut user_id = self.identity.user_id.clone();
+        if let Call::Identify { user_id: u, .. } = &call {
+            match u {
                 Json::Null => {}
                 Json::Str(s) if !s.trim().is_empty() && s.len() <= 200 => {
-                    self.identity.user_id = Some(s.clone());
+                    user_id = Some(s.clone());
                 }
                 _ => {
                     return Err(Diagnostic::new(
@@ -136,11 +176,29 @@ impl Tracker {
                 }
             }
         }
-        let message_id = uuid_v4(random);
-        let event = build(call, &self.identity, page, extra, message_id.clone(), now)?;
+        let who = Identity {
+            anonymous_id: self.identity.anonymous_id.clone(),
+            user_id,
+        };
+        let cx = self.visit.on_event(m, now, random[1]);
+        let message_id = uuid_v4(random[0]);
+        let mut event = build(call, &who, &cx.page, &cx.extra, message_id.clone(), now)?;
+        if let Some(Json::Obj(props)) = event.get_mut("properties") {
+            for (k, v) in props.iter_mut() {
+                if let (true, Json::Str(u)) = (URL_PROPERTIES.contains(&k.as_str()), &*v) {
+                    *v = Json::Str(self.visit.scrub(u));
+                }
+            }
+        }
+        self.identity = who;
+        self.visit.commit(cx.page_view);
         self.outbox
             .record(message_id.clone(), encoder.encode(&event), now);
-        Ok(message_id)
+        Ok(Recorded {
+            message_id,
+            event,
+            store_session: cx.store_session,
+        })
     }
 
     /// The batch to send now, if there is a collector and one is due.

@@ -6,6 +6,8 @@
 //! `document.referrer`). Anything this reader cannot make sense of is
 //! treated as "no URL", never a panic.
 
+use crate::core::text::split_once;
+
 /// The parts of an absolute http(s) URL the SDK looks at.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Url<'a> {
@@ -24,7 +26,7 @@ pub struct Url<'a> {
 /// Reads an absolute `http:`/`https:` URL; `None` for anything else.
 pub fn parse(url: &str) -> Option<Url<'_>> {
     let url = url.trim();
-    let (scheme, rest) = url.split_once("://")?;
+    let (scheme, rest) = split_once(url, "://")?;
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
         return None;
     }
@@ -221,8 +223,7 @@ pub fn scrub(url: &str, extra: &[String]) -> String {
     // Scheme and authority as given (without userinfo: it never belongs in analytics).
     out.push_str(u.scheme);
     out.push_str("://");
-    let authority = url
-        .split_once("://")
+    let authority = split_once(url, "://")
         .map(|(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""))
         .unwrap_or("");
     out.push_str(authority.rsplit('@').next().unwrap_or(""));

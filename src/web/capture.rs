@@ -14,6 +14,7 @@ use super::{env, record_now, with};
 use crate::core::engage::{classify_link, device_class, Engagement, LinkKind};
 use crate::core::event::Call;
 use crate::core::json::Json;
+use crate::core::visit::Activity;
 
 fn get(o: &JsValue, k: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
@@ -63,6 +64,30 @@ pub fn device() -> &'static str {
     device_class(width, height, coarse)
 }
 
+/// The page's own topic hints: `<meta name="sillage:topics">` and
+/// `data-sillage-topics` on `<body>` and `<main>`, lower-cased by the browser
+/// (its `toLowerCase` knows every script; the core then trims and caps).
+pub fn topic_hints() -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return out;
+    };
+    let mut push = |v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+            out.push(js_sys::JsString::from(v).to_lower_case().into());
+        }
+    };
+    if let Ok(Some(meta)) = doc.query_selector("meta[name=\"sillage:topics\"]") {
+        push(meta.get_attribute("content"));
+    }
+    for sel in ["body", "main"] {
+        if let Ok(Some(el)) = doc.query_selector(sel) {
+            push(el.get_attribute("data-sillage-topics"));
+        }
+    }
+    out
+}
+
 /// Records a page view of the current URL if the gate admits it (and
 /// automatic page views are on), first closing the previous page's
 /// engagement.
@@ -85,9 +110,12 @@ pub fn on_navigation() {
             s.engaged_page = (page.url, page.path);
             s.engagement = new_engagement();
         });
-        record_now(Call::Page {
-            properties: Json::Null,
-        });
+        record_now(
+            Call::Page {
+                properties: Json::Null,
+            },
+            Activity::PageView,
+        );
     }
 }
 
@@ -105,14 +133,17 @@ pub fn emit_engagement() {
     })
     .flatten();
     if let Some((e, (url, path))) = summary {
-        record_now(Call::Track {
-            event: "Page Engaged".into(),
-            properties: Json::obj()
-                .with("active_time_ms", e.active_ms)
-                .with("scroll_depth_pct", e.max_scroll_pct)
-                .with("page_url", url)
-                .with("page_path", path),
-        });
+        record_now(
+            Call::Track {
+                event: "Page Engaged".into(),
+                properties: Json::obj()
+                    .with("active_time_ms", e.active_ms)
+                    .with("scroll_depth_pct", e.max_scroll_pct)
+                    .with("page_url", url)
+                    .with("page_path", path),
+            },
+            Activity::Other,
+        );
     }
 }
 
@@ -148,14 +179,17 @@ pub fn on_click(e: JsValue) {
         return;
     }
     if let Some(n) = with(|s| s.rage.on_click(now, x, y)).flatten() {
-        record_now(Call::Track {
-            event: "Rage Click".into(),
-            properties: Json::obj()
-                .with("clicks", n as f64)
-                .with("element", el.tag_name().to_ascii_lowercase())
-                .with("x", x.round())
-                .with("y", y.round()),
-        });
+        record_now(
+            Call::Track {
+                event: "Rage Click".into(),
+                properties: Json::obj()
+                    .with("clicks", n as f64)
+                    .with("element", el.tag_name().to_ascii_lowercase())
+                    .with("x", x.round())
+                    .with("y", y.round()),
+            },
+            Activity::Other,
+        );
     }
     if let Ok(Some(tracked)) = el.closest("[data-sillage-track]") {
         let name = tracked
@@ -177,26 +211,36 @@ pub fn on_click(e: JsValue) {
                 }
             },
         };
-        record_now(Call::Track {
-            event: name.into(),
-            properties: props,
-        });
+        record_now(
+            Call::Track {
+                event: name.into(),
+                properties: props,
+            },
+            Activity::Other,
+        );
     }
     if let Ok(Some(a)) = el.closest("a[href]") {
         let href = get(&a, "href").as_string().unwrap_or_default();
         let host = web_sys::window()
             .and_then(|w| w.location().hostname().ok())
             .unwrap_or_default();
-        let internal = with(|s| s.internal_domains.clone()).unwrap_or_default();
+        let internal = with(|s| s.tracker.visit.config().channels.internal_domains.clone())
+            .unwrap_or_default();
         match classify_link(&href, &host, &internal) {
-            LinkKind::Outbound(to) => record_now(Call::Track {
-                event: "Outbound Link Clicked".into(),
-                properties: Json::obj().with("url", href).with("host", to),
-            }),
-            LinkKind::Download(ext) => record_now(Call::Track {
-                event: "File Downloaded".into(),
-                properties: Json::obj().with("url", href).with("extension", ext),
-            }),
+            LinkKind::Outbound(to) => record_now(
+                Call::Track {
+                    event: "Outbound Link Clicked".into(),
+                    properties: Json::obj().with("url", href).with("host", to),
+                },
+                Activity::Other,
+            ),
+            LinkKind::Download(ext) => record_now(
+                Call::Track {
+                    event: "File Downloaded".into(),
+                    properties: Json::obj().with("url", href).with("extension", ext),
+                },
+                Activity::Other,
+            ),
             LinkKind::Internal => {}
         }
     }

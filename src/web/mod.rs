@@ -29,7 +29,8 @@ use crate::core::engage::{Engagement, PageViewGate, RageClicks};
 use crate::core::event::{is_uuid, uuid_v4, Call};
 use crate::core::json::Json;
 use crate::core::outbox::{decode_record, Durability, EVENT_PREFIX, PREFIX};
-use crate::core::tracker::Tracker;
+use crate::core::tracker::{Moment, Tracker};
+use crate::core::visit::{Activity, SESSION_KEY};
 
 use env::Store;
 
@@ -64,7 +65,8 @@ struct Shell {
     /// URL and path of the page view the engagement belongs to.
     engaged_page: (String, String),
     rage: RageClicks,
-    internal_domains: Vec<String>,
+    /// Whether this page load had its first page view (its landing).
+    landed: bool,
     /// Calls made while the config loads: replayed, in order, after the
     /// automatic page view once it is applied.
     held: Vec<(&'static str, JsValue, JsValue)>,
@@ -117,12 +119,12 @@ impl Shell {
             engagement: capture::new_engagement(),
             engaged_page: Default::default(),
             rage: RageClicks::default(),
-            internal_domains: Vec::new(),
+            landed: false,
             held: Vec::new(),
         }
     }
 
-    fn record(&mut self, call: Call) {
+    fn record(&mut self, call: Call, activity: Activity) {
         if self.store.durable() {
             // One getItem each: cheap, and keeps all tabs on one visitor.
             let stored = self.store.get(ANONYMOUS_ID_KEY);
@@ -138,14 +140,38 @@ impl Shell {
                 env::warn_diag(&d);
             }
         }
+        let activity = match activity {
+            Activity::Other => Activity::Other,
+            _ if self.landed => Activity::PageView,
+            _ => Activity::Landing,
+        };
         let now = env::now();
         let page = env::page_context().capped();
-        let extra = Json::obj().with("sillage", Json::obj().with("device", self.device));
-        let result =
-            self.tracker
-                .record(call, &page, &extra, now, env::random_bytes(), &env::Encoder);
-        if let Err(d) = result {
-            env::warn_diag(&d);
+        let hints = if activity == Activity::Other {
+            Vec::new()
+        } else {
+            capture::topic_hints()
+        };
+        let stored = self.store.get(SESSION_KEY);
+        let moment = Moment {
+            page: &page,
+            activity,
+            hints: &hints,
+            stored_session: stored.as_deref(),
+            device: self.device,
+        };
+        let random = [env::random_bytes(), env::random_bytes()];
+        match self
+            .tracker
+            .record(call, &moment, now, random, &env::Encoder)
+        {
+            Ok(r) => {
+                self.landed |= activity != Activity::Other;
+                if let Some(session) = r.store_session {
+                    self.store.set(SESSION_KEY, &session);
+                }
+            }
+            Err(d) => env::warn_diag(&d),
         }
         tabs::apply_ops(self);
     }
@@ -174,16 +200,18 @@ fn to_json(v: &JsValue, what: &str) -> Result<Json, Diagnostic> {
     convert::from_js(&parsed).ok_or_else(|| bad(""))
 }
 
-fn record_js(build: impl FnOnce() -> Result<Call, Diagnostic>) {
+fn record_js(activity: Activity, build: impl FnOnce() -> Result<Call, Diagnostic>) {
     match build() {
-        Ok(call) => record_now(call),
+        Ok(call) => record_now(call, activity),
         Err(d) => env::warn_diag(&d),
     }
 }
 
-/// Records a call now and sends what is due.
-pub(crate) fn record_now(call: Call) {
-    with(|s| s.record(call));
+/// Records a call now and sends what is due. Page views pass
+/// [`Activity::PageView`]; the first one of the page load becomes the
+/// landing.
+pub(crate) fn record_now(call: Call, activity: Activity) {
+    with(|s| s.record(call, activity));
     pump();
 }
 
@@ -450,7 +478,7 @@ pub fn track(event: JsValue, properties: JsValue) {
     if hold("track", &event, &properties) {
         return;
     }
-    record_js(|| {
+    record_js(Activity::Other, || {
         Ok(Call::Track {
             event: to_json(&event, "track.event")?,
             properties: to_json(&properties, "track.properties")?,
@@ -464,7 +492,7 @@ pub fn page(properties: JsValue) {
     if hold("page", &properties, &JsValue::UNDEFINED) {
         return;
     }
-    record_js(|| {
+    record_js(Activity::PageView, || {
         Ok(Call::Page {
             properties: to_json(&properties, "page.properties")?,
         })
@@ -484,7 +512,7 @@ pub fn identify(user_id: JsValue, traits: JsValue) {
             traits: to_json(&traits, "identify.traits")?,
         })
     })();
-    record_js(|| call);
+    record_js(Activity::Other, || call);
     with(|s| {
         if let Some(u) = &s.tracker.identity().user_id {
             let u = u.clone();

@@ -26,3 +26,48 @@ test('a small SPA navigating three routes sends exactly the expected page views'
   expect(views[1].properties.title).toBe('SPA running');
   expect(errors).toEqual([]);
 });
+
+test('a QR code landing from a store flyer is an Offline touchpoint with its campaign', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/test/spa.html?utm_source=store-lyon&utm_medium=qr&utm_campaign=spring-flyer');
+  const anon = await anonymousId(page);
+  await page.click('[data-route=running]');
+  await storedRows(anon, 2);
+  const [landing, next] = pageViews(anon);
+  expect(landing.context.sillage.touchpoint).toMatchObject({
+    channel: 'Offline',
+    source: 'store-lyon',
+    medium: 'qr',
+    campaign: 'spring-flyer',
+    paid: false,
+  });
+  expect(landing.context.campaign).toEqual({ name: 'spring-flyer', source: 'store-lyon', medium: 'qr' });
+  expect(landing.context.sillage.sessionStart).toBe('first');
+  // The SPA route is not a new touch and stays in the same session.
+  expect(next.context.sillage.touchpoint).toBeUndefined();
+  expect(next.context.sillage.sessionId).toBe(landing.context.sillage.sessionId);
+  expect(next.context.page.referrer).toBe(landing.context.page.url);
+  expect(errors).toEqual([]);
+});
+
+test('an email landing (webmail referrer) is classified as Email, and personal data is scrubbed', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/test/spa.html?token=s3cret&ref=ann%40mail.example', {
+    referer: 'https://mail.google.com/mail/u/0/?to=ann@mail.example',
+  });
+  const anon = await anonymousId(page);
+  await storedRows(anon, 1);
+  const [landing] = pageViews(anon);
+  expect(landing.context.sillage.touchpoint).toMatchObject({
+    channel: 'Email',
+    source: 'gmail',
+    medium: 'email',
+    referrerHost: 'mail.google.com',
+  });
+  const text = JSON.stringify(landing);
+  expect(text).not.toContain('s3cret');
+  expect(text).not.toContain('ann@');
+  expect(text).not.toContain('ann%40');
+  expect(landing.context.page.url).toMatch(/\?token=\[redacted\]&ref=\[redacted\]$/);
+  expect(errors).toEqual([]);
+});

@@ -74,8 +74,8 @@ fn errors_name_their_json_path() {
             json!({"version": 1, "collector": {"url": "/b", "batch": {"maxEvents": 0, "maxBytes": 99999, "flushMs": "soon", "maxEvent": 1}}}),
             &[
                 "collector.batch.maxEvent: unknown key \"maxEvent\" (did you mean \"maxEvents\"?)",
-                "collector.batch.maxEvents: must be a number from 1 to 500, not number",
-                "collector.batch.maxBytes: must be a number from 1000 to 60000, not number",
+                "collector.batch.maxEvents: must be a number from 1 to 500, not 0",
+                "collector.batch.maxBytes: must be a number from 1000 to 60000, not 99999",
                 "collector.batch.flushMs: must be a number from 0 to 60000, not string",
             ],
         ),
@@ -89,7 +89,7 @@ fn errors_name_their_json_path() {
 fn bad_parts_fall_back_and_good_parts_are_kept() {
     let cfg = check(
         json!({"version": 1, "collector": {"url": "/b", "batch": {"maxEvents": -1, "flushMs": 500}}}),
-        &["collector.batch.maxEvents: must be a number from 1 to 500, not number"],
+        &["collector.batch.maxEvents: must be a number from 1 to 500, not -1"],
     );
     let b = cfg.collector.unwrap().batch;
     assert_eq!(
@@ -123,4 +123,36 @@ fn capture_switches() {
         json!({"version": 1, "capture": []}),
         &["capture: must be an object, not array"],
     );
+}
+
+#[test]
+fn privacy_channels_topics_and_sessions() {
+    let cfg = check(
+        json!({"version": 1,
+               "privacy": {"scrubParams": ["Member", "ref_id"]},
+               "capture": {"sessionTimeoutMinutes": 45},
+               "channels": {"internalDomains": ["pay.example"]},
+               "topics": [{"topic": "running", "path": "/running/*"}]}),
+        &[],
+    );
+    assert_eq!(cfg.privacy.scrub_params, ["member", "ref_id"]);
+    assert_eq!(cfg.capture.session_timeout_ms, 45.0 * 60_000.0);
+    assert_eq!(cfg.channels.internal_domains, ["pay.example"]);
+    assert_eq!(cfg.topics.len(), 1);
+    let cfg = check(
+        json!({"version": 1,
+               "privacy": {"scrubParam": [], "scrubParams": ["ok", 3]},
+               "capture": {"sessionTimeoutMinutes": 0.5},
+               "topics": [{"topic": "x", "path": "nope"}],
+               "chanels": {}}),
+        &[
+            "chanels: unknown key \"chanels\" (did you mean \"channels\"?)",
+            "capture.sessionTimeoutMinutes: must be a number from 1 to 1440",
+            "privacy.scrubParam: unknown key \"scrubParam\" (did you mean \"scrubParams\"?)",
+            "privacy.scrubParams[1]: must be a non-empty string",
+            "topics[0].path: must be a path starting with /",
+        ],
+    );
+    assert_eq!(cfg.privacy.scrub_params, ["ok"], "the good entry is kept");
+    assert_eq!(cfg.capture.session_timeout_ms, 30.0 * 60_000.0);
 }

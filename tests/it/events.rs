@@ -4,7 +4,8 @@ use serde_json::{json, Value};
 use sillage::core::event::{is_uuid, uuid_v4, Call, PageContext};
 use sillage::core::json::Json;
 use sillage::core::outbox::Durability;
-use sillage::core::tracker::{JsonEncoder, Tracker};
+use sillage::core::tracker::{JsonEncoder, Moment, Tracker};
+use sillage::core::visit::Activity;
 
 /// Encodes with the core's own writer, as the wasm does (floats via Rust here).
 struct Enc;
@@ -33,15 +34,16 @@ fn j(v: Value) -> Json {
 fn record(t: &mut Tracker, call: Call) -> Result<Value, String> {
     static N: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
     let random = [N.fetch_add(1, std::sync::atomic::Ordering::Relaxed); 16];
-    t.record(
-        call,
-        &page(),
-        &Json::obj(),
-        1_795_411_448_123.0,
-        random,
-        &Enc,
-    )
-    .map_err(|d| d.render())?;
+    let page = page();
+    let moment = Moment {
+        page: &page,
+        activity: Activity::Other,
+        hints: &[],
+        stored_session: None,
+        device: "desktop",
+    };
+    t.record(call, &moment, 1_795_411_448_123.0, [random; 2], &Enc)
+        .map_err(|d| d.render())?;
     let last = t.outbox.batcher.pending().last().unwrap().json.clone();
     Ok(serde_json::from_str(&last).expect("the core writes valid JSON"))
 }

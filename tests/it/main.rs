@@ -9,4 +9,5 @@ mod engage;
 mod events;
 mod outbox;
 mod touchpoint;
+mod visit;
 mod vocab;

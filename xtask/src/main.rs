@@ -8,6 +8,8 @@
 //!   check in order and end with `N passed, N failed`.
 //! - `cargo xtask setup [--browser]`, `cargo xtask build`, `cargo xtask size`:
 //!   the pieces on their own.
+//! - `cargo xtask e2e [ARGS]`: build, then only the Playwright specs (ARGS go
+//!   to Playwright, e.g. a file or `-g "title"`), for quick iteration.
 //! - `cargo xtask bench`: native benchmarks (release build) and browser
 //!   benchmarks in Chromium against a collector; it prints figures, it never
 //!   fails on them (the machines are shared and noisy).
@@ -68,9 +70,13 @@ fn main() {
         Some("build") => setup(false) && build_sdk(),
         Some("size") => size_report().is_some_and(|(_, ok)| ok),
         Some("bench") => bench(),
+        Some("e2e") => {
+            let mut t = Tally::default();
+            setup(true) && build_sdk() && build_collector() && e2e(&mut t, rest)
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] [--db PATH] | test | setup [--browser] | build | size | bench>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] [--db PATH] | test | setup [--browser] | build | size | bench | e2e [PLAYWRIGHT ARGS]>"
             );
             exit(2);
         }
@@ -494,7 +500,7 @@ fn test() -> bool {
         if !(tools && build_sdk() && build_collector()) {
             return t.check(false);
         }
-        e2e(t)
+        e2e(t, &[])
     });
     t.step("7. size report and budget", |t| {
         let ok = size_report().is_some_and(|(_, ok)| ok);
@@ -626,7 +632,7 @@ impl Collector {
     }
 }
 
-fn e2e(t: &mut Tally) -> bool {
+fn e2e(t: &mut Tally, extra: &[String]) -> bool {
     let dir = env::temp_dir().join(format!("sillage-e2e-{}", std::process::id()));
     let _ = fs::create_dir_all(&dir);
     let db = dir.join("events.db");
@@ -648,6 +654,7 @@ fn e2e(t: &mut Tally) -> bool {
                 "--config",
                 "tests/e2e/playwright.config.ts",
             ])
+            .args(extra)
             .env("SILLAGE_BASE_URL", &collector.base)
             .env("SILLAGE_DB", &db),
     );

@@ -307,7 +307,7 @@ pub(crate) fn array_index(key: &str) -> Option<u32> {
     if !key.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: u64 = key.parse().ok()?;
+    let n = crate::core::diag::parse_u64(key)?;
     // 2^32 - 1 is not an array index.
     u32::try_from(n).ok().filter(|&n| n != u32::MAX)
 }

@@ -32,6 +32,7 @@ mod js;
 
 use crate::core::diag::{index_path, key_path, unknown, Diagnostic};
 use crate::core::json::Json;
+use crate::core::text::contains;
 use std::borrow::Cow;
 
 /// The JavaScript built-ins the condition language leans on, supplied by the
@@ -943,7 +944,7 @@ fn is_in(h: &dyn JsHost, actual: &Json, expected: &[Json], fold: bool) -> bool {
 /// `"group string".includes(actual)` for a saved group stored as a string.
 fn str_includes(h: &dyn JsHost, group: &str, actual: &Json) -> bool {
     match actual {
-        Json::Arr(items) => items.iter().any(|i| group.contains(&*js::to_string(h, i))),
-        _ => group.contains(&*js::to_string(h, actual)),
+        Json::Arr(items) => items.iter().any(|i| contains(group, &js::to_string(h, i))),
+        _ => contains(group, &js::to_string(h, actual)),
     }
 }
