@@ -24,6 +24,10 @@ pub const MAX_URL: usize = 2_000;
 
 /// Cuts `s` to at most `max` chars.
 pub fn cap(s: &mut String, max: usize) {
+    // At most `max` bytes is at most `max` chars: the common case, no walk.
+    if s.len() <= max {
+        return;
+    }
     if let Some((i, _)) = s.char_indices().nth(max) {
         s.truncate(i);
     }

@@ -250,23 +250,35 @@ impl<'de> Deserialize<'de> for Json {
 /// Used to assemble batch bodies from already-serialised events without a JSON
 /// library in the wasm.
 pub fn push_str_literal(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Copy runs that need no escape in one go; only `"`, `\` and control
+    // characters (all ASCII, so never inside a multi-byte char) are escaped.
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    while let Some(at) = bytes.get(start..).and_then(|rest| {
+        rest.iter()
+            .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    }) {
+        let i = start + at;
+        out.push_str(s.get(start..i).unwrap_or(""));
+        let b = bytes.get(i).copied().unwrap_or(0);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
                 out.push_str("\\u00");
-                out.push(HEX[(c as usize) >> 4] as char);
-                out.push(HEX[(c as usize) & 15] as char);
+                out.push(HEX[usize::from(b >> 4) & 15] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
             }
-            c => out.push(c),
         }
+        start = i + 1;
     }
+    out.push_str(s.get(start..).unwrap_or(""));
     out.push('"');
 }
 

@@ -35,6 +35,11 @@ use crate::core::url::{parse as parse_url, scrub};
 /// Storage key of the session shared by the site's tabs.
 pub const SESSION_KEY: &str = "sillage.session";
 
+/// The stored session's last-activity time is only rewritten once it is
+/// this far behind (one storage write per event would cost more than the
+/// event).
+pub const LAST_ACTIVITY_GRANULARITY_MS: Millis = 5_000.0;
+
 /// `privacy: {scrubParams?}`: what must never leave the device. (Consent and
 /// what the profile may share come with the privacy work.)
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -155,6 +160,23 @@ pub struct Visit {
     config: VisitConfig,
     /// The scrubbed URL of the current page view, and its topics.
     current: Option<(String, Vec<String>)>,
+    /// The last page context scrubbed: most events of a page share it, and
+    /// scrubbing and reading campaign tags is most of an event's cost.
+    scrubbed: Option<Scrubbed>,
+}
+
+/// A page context as it may leave the device, with the raw values it came
+/// from.
+#[derive(Clone, Debug)]
+struct Scrubbed {
+    raw_url: String,
+    raw_referrer: String,
+    raw_path: String,
+    url: String,
+    search: String,
+    path: String,
+    referrer: String,
+    campaign: Option<Json>,
 }
 
 fn campaign_of(url: &str) -> Option<Json> {
@@ -189,6 +211,7 @@ impl Visit {
     /// Applies the config's channel, topic, privacy and session settings.
     pub fn configure(&mut self, config: VisitConfig) {
         self.config = config;
+        self.scrubbed = None;
     }
 
     /// The config in use.
@@ -209,23 +232,45 @@ impl Visit {
     /// Decides the context of an event recorded at `now` in the moment `m`
     /// (the raw page context, the page's topic hints, the session value last
     /// stored by any tab, the device class), changing nothing until
-    /// [`Visit::commit`]. `new_id` holds the random bytes of a session id,
+    /// [`Visit::commit`] (it only remembers the scrubbed page context, which
+    /// the next events of the page reuse). `new_id` holds the random bytes of a session id,
     /// used if a new session starts.
-    pub fn on_event(&self, m: &Moment, now: Millis, new_id: [u8; 16]) -> EventContext {
+    pub fn on_event(&mut self, m: &Moment, now: Millis, new_id: [u8; 16]) -> EventContext {
         let (activity, page, hints, stored) = (m.activity, m.page, m.hints, m.stored_session);
-        let url = self.scrub(&page.url);
         let is_page = activity != Activity::Other;
-        // The path too, from the scrubbed URL (an email in a path segment).
-        let path = match parse_url(&url) {
-            Some(u) if page.path.contains('@') || contains(&page.path, "%40") => u.path.to_string(),
-            _ => page.path.clone(),
+        let seen = self.scrubbed.as_ref().filter(|c| {
+            c.raw_url == page.url && c.raw_referrer == page.referrer && c.raw_path == page.path
+        });
+        let clean = match seen {
+            Some(c) => c,
+            None => {
+                let url = self.scrub(&page.url);
+                // The path too, from the scrubbed URL (an email in a path segment).
+                let path = match parse_url(&url) {
+                    Some(u) if page.path.contains('@') || contains(&page.path, "%40") => {
+                        u.path.to_string()
+                    }
+                    _ => page.path.clone(),
+                };
+                self.scrubbed.insert(Scrubbed {
+                    raw_url: page.url.clone(),
+                    raw_referrer: page.referrer.clone(),
+                    raw_path: page.path.clone(),
+                    search: search_of(&url),
+                    campaign: campaign_of(&url),
+                    referrer: self.scrub(&page.referrer),
+                    path,
+                    url,
+                })
+            }
         };
+        let campaign = clean.campaign.clone();
         let mut out_page = PageContext {
-            search: search_of(&url),
-            path,
+            search: clean.search.clone(),
+            path: clean.path.clone(),
             title: page.title.clone(),
-            referrer: self.scrub(&page.referrer),
-            url,
+            referrer: clean.referrer.clone(),
+            url: clean.url.clone(),
         };
         if activity == Activity::PageView {
             // In a single-page app `document.referrer` stays the landing's
@@ -277,15 +322,21 @@ impl Visit {
             }
         }
         let mut extra = Json::obj();
-        if let Some(c) = campaign_of(&out_page.url) {
+        if let Some(c) = campaign {
             extra.set("campaign", c);
         }
         extra.set("sillage", sillage);
-        let encoded = session.encode();
+        // Activity within a few seconds of the stored time changes nothing
+        // worth a storage write (sessions are decided at minute scale).
+        let unchanged = prev.as_ref().is_some_and(|p| {
+            started.is_none()
+                && p.pageviews == session.pageviews
+                && session.last - p.last < LAST_ACTIVITY_GRANULARITY_MS
+        });
         EventContext {
             page: out_page,
             extra,
-            store_session: (stored != Some(encoded.as_str())).then_some(encoded),
+            store_session: (!unchanged).then(|| session.encode()),
             page_view,
         }
     }

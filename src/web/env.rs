@@ -54,6 +54,25 @@ pub fn jitter() -> f64 {
     js_sys::Math::random()
 }
 
+/// What the page looks like now, reusing `last` when the URL did not change
+/// (one `location.href` and one `document.title` read instead of five reads:
+/// every call into the browser costs a string copy).
+pub fn page_context_since(last: &mut Option<PageContext>) -> PageContext {
+    let Some(w) = web_sys::window() else {
+        return PageContext::default();
+    };
+    let href = w.location().href().unwrap_or_default();
+    if let Some(p) = last.as_mut().filter(|p| p.url == href) {
+        if let Some(d) = w.document() {
+            p.title = d.title();
+        }
+        return p.clone();
+    }
+    let p = page_context();
+    *last = Some(p.clone());
+    p
+}
+
 /// What the page looks like now.
 pub fn page_context() -> PageContext {
     let Some(w) = web_sys::window() else {

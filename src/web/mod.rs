@@ -26,7 +26,7 @@ use wasm_bindgen::prelude::*;
 use crate::core::config::{self, Capture};
 use crate::core::diag::Diagnostic;
 use crate::core::engage::{Engagement, PageViewGate, RageClicks};
-use crate::core::event::{is_uuid, uuid_v4, Call};
+use crate::core::event::{is_uuid, uuid_v4, Call, PageContext};
 use crate::core::json::Json;
 use crate::core::outbox::{decode_record, Durability, EVENT_PREFIX, PREFIX};
 use crate::core::tracker::{Moment, Tracker};
@@ -67,6 +67,12 @@ struct Shell {
     rage: RageClicks,
     /// Whether this page load had its first page view (its landing).
     landed: bool,
+    /// The session value all tabs share: read at start, then kept current
+    /// by this tab's writes and other tabs' `storage` events (no storage
+    /// read per event).
+    session: Option<String>,
+    /// The page context of the last event (reused while the URL is the same).
+    page: Option<PageContext>,
     /// Calls made while the config loads: replayed, in order, after the
     /// automatic page view once it is applied.
     held: Vec<(&'static str, JsValue, JsValue)>,
@@ -101,6 +107,7 @@ impl Shell {
             }
         };
         let user_id = store.get(USER_ID_KEY).filter(|u| !u.is_empty());
+        let session = store.get(SESSION_KEY);
         let durability = if store.durable() {
             Durability::Storage
         } else {
@@ -120,17 +127,13 @@ impl Shell {
             engaged_page: Default::default(),
             rage: RageClicks::default(),
             landed: false,
+            session,
+            page: None,
             held: Vec::new(),
         }
     }
 
     fn record(&mut self, call: Call, activity: Activity) {
-        if self.store.durable() {
-            // One getItem each: cheap, and keeps all tabs on one visitor.
-            let stored = self.store.get(ANONYMOUS_ID_KEY);
-            let user = self.store.get(USER_ID_KEY).filter(|u| !u.is_empty());
-            self.tracker.sync_identity(stored, user);
-        }
         if let Call::Track {
             event: Json::Str(name),
             properties,
@@ -146,18 +149,17 @@ impl Shell {
             _ => Activity::Landing,
         };
         let now = env::now();
-        let page = env::page_context().capped();
+        let page = env::page_context_since(&mut self.page).capped();
         let hints = if activity == Activity::Other {
             Vec::new()
         } else {
             capture::topic_hints()
         };
-        let stored = self.store.get(SESSION_KEY);
         let moment = Moment {
             page: &page,
             activity,
             hints: &hints,
-            stored_session: stored.as_deref(),
+            stored_session: self.session.as_deref(),
             device: self.device,
         };
         let random = [env::random_bytes(), env::random_bytes()];
@@ -169,6 +171,7 @@ impl Shell {
                 self.landed |= activity != Activity::Other;
                 if let Some(session) = r.store_session {
                     self.store.set(SESSION_KEY, &session);
+                    self.session = Some(session);
                 }
             }
             Err(d) => env::warn_diag(&d),
@@ -588,6 +591,7 @@ pub fn forget() -> Promise {
         let id = uuid_v4(env::random_bytes());
         s.store.set(ANONYMOUS_ID_KEY, &id);
         s.tracker.reset(id);
+        s.session = None;
         for resolve in std::mem::take(&mut s.flush_waiters) {
             let _ = resolve.call1(&JsValue::NULL, &JsValue::FALSE);
         }

@@ -164,7 +164,25 @@ pub fn step_down() {
 
 /// A `storage` event: another tab wrote an event; the sender adopts it.
 pub fn on_storage(key: Option<String>, value: Option<String>) {
-    let (Some(key), Some(value)) = (key, value) else {
+    let Some(key) = key else {
+        return;
+    };
+    // Another tab changed the visitor or the session: take it over, so every
+    // tab records the same visitor and session without reading storage per
+    // event.
+    if key == super::ANONYMOUS_ID_KEY || key == super::USER_ID_KEY {
+        with(|s| {
+            let anonymous = s.store.get(super::ANONYMOUS_ID_KEY);
+            let user = s.store.get(super::USER_ID_KEY).filter(|u| !u.is_empty());
+            s.tracker.sync_identity(anonymous, user);
+        });
+        return;
+    }
+    if key == crate::core::visit::SESSION_KEY {
+        with(|s| s.session = value);
+        return;
+    }
+    let Some(value) = value else {
         return;
     };
     if !key.starts_with(crate::core::outbox::EVENT_PREFIX) {

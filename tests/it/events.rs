@@ -248,3 +248,15 @@ fn tabs_converge_on_the_stored_identity() {
         "forget() in another tab: a new visitor, without the old user id"
     );
 }
+
+proptest::proptest! {
+    /// The core's JSON writer escapes any string so that a JSON parser reads
+    /// it back unchanged (events are built by it in the wasm).
+    #[test]
+    fn any_string_survives_the_json_writer(s in "\\PC*|[\\x00-\\x20\"\\\\]*", k in ".*") {
+        let v = Json::obj().with(&k, s.as_str());
+        let text = Enc.encode(&v);
+        let back: Value = serde_json::from_str(&text).unwrap();
+        proptest::prop_assert_eq!(back[&k].as_str(), Some(s.as_str()));
+    }
+}

@@ -464,3 +464,58 @@ fn a_bad_call_leaves_the_session_untouched() {
     assert!(t.visit.topics().is_empty());
     assert_eq!(t.outbox.batcher.pending().count(), 0);
 }
+
+#[test]
+fn the_shared_session_is_rewritten_only_when_it_changes_at_minute_scale() {
+    let (cfg, _) = parse(&serde_json::from_value(json!({"version": 1})).unwrap());
+    let mut t = Tracker::new(
+        "a1b2c3d4-0000-4000-8000-000000000000".into(),
+        None,
+        Durability::Memory,
+    );
+    t.configure(&cfg);
+    let page = PageContext {
+        url: "https://shop.example/".into(),
+        path: "/".into(),
+        ..PageContext::default()
+    };
+    let mut stored: Option<String> = None;
+    let mut writes = Vec::new();
+    // (ms after T0, activity): a landing, two clicks within 5 s, one later,
+    // a page view 1 s later (a new page view always counts).
+    for (i, (at, activity)) in [
+        (0.0, Landing),
+        (1_000.0, Other),
+        (4_000.0, Other),
+        (6_000.0, Other),
+        (7_000.0, PageView),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let m = Moment {
+            page: &page,
+            activity,
+            hints: &[],
+            stored_session: stored.as_deref(),
+            device: "desktop",
+        };
+        let call = match activity {
+            Other => Call::Track {
+                event: "Clicked".into(),
+                properties: Json::Null,
+            },
+            _ => Call::Page {
+                properties: Json::Null,
+            },
+        };
+        let r = t
+            .record(call, &m, T0 + at, [[i as u8; 16]; 2], &Enc)
+            .unwrap();
+        writes.push(r.store_session.is_some());
+        if let Some(s) = r.store_session {
+            stored = Some(s);
+        }
+    }
+    assert_eq!(writes, [true, false, false, true, true]);
+}
