@@ -8,17 +8,32 @@
 //! [rust-analyzer's rule]: https://github.com/rust-lang/rust-analyzer
 
 use crate::core::batch::BatchConfig;
-use crate::core::diag::{key_path, Diagnostic};
+use crate::core::condition::JsHost;
+use crate::core::diag::{check_keys, key_path, type_error, Diagnostic};
 use crate::core::json::Json;
 use crate::core::outbox::Caps;
+use crate::core::rules::{catalog, CatalogItem, RuleSet};
+use crate::core::topics::{self, TopicRule};
+use crate::core::touchpoint::{parse_channels, ChannelConfig};
 
 /// The parsed config.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Config {
     /// Where and how to send events; `None` keeps events queued on the device.
     pub collector: Option<CollectorConfig>,
     /// What is captured automatically.
     pub capture: Capture,
+    /// `channels`: the site's channel rules (empty from [`parse_lite`]).
+    pub channels: ChannelConfig,
+    /// `topics`: URL-pattern topic rules (empty from [`parse_lite`]).
+    pub topics: Vec<TopicRule>,
+    /// `audiences` and `rules`, compiled (empty from [`parse_lite`]).
+    pub rules: RuleSet,
+    /// `catalog`: the items `recommend` may show.
+    pub catalog: Vec<CatalogItem>,
+    /// `debug`: the `?sillage_debug`, `?sillage_force` and `?sillage_stage`
+    /// previews are honoured (default false).
+    pub debug: bool,
 }
 
 /// `capture: {pageviews?, hashRouting?, engagement?, clicks?}`: what the SDK
@@ -60,27 +75,27 @@ pub struct CollectorConfig {
     pub queue: Caps,
 }
 
-const TOP_KEYS: &[&str] = &["$schema", "version", "collector", "capture"];
-const CAPTURE_KEYS: &[&str] = &["pageviews", "hashRouting", "engagement", "clicks"];
-const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch", "queue"];
-const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
-const QUEUE_KEYS: &[&str] = &["maxEvents", "maxBytes", "maxAgeDays"];
-
-fn check_keys(obj: &[(String, Json)], path: &str, known: &[&str], out: &mut Vec<Diagnostic>) {
-    for (k, _) in obj {
-        if !known.contains(&k.as_str()) {
-            out.push(Diagnostic::unknown_key(path, k, known));
-        }
-    }
-}
-
-fn type_error(path: &str, want: &str, got: &Json) -> Diagnostic {
-    let mut m = String::from("must be ");
-    m.push_str(want);
-    m.push_str(", not ");
-    m.push_str(got.type_name());
-    Diagnostic::new(path, m)
-}
+/// The top-level keys.
+pub const TOP_KEYS: &[&str] = &[
+    "$schema",
+    "version",
+    "collector",
+    "capture",
+    "channels",
+    "topics",
+    "audiences",
+    "catalog",
+    "rules",
+    "debug",
+];
+/// Keys of `capture`.
+pub const CAPTURE_KEYS: &[&str] = &["pageviews", "hashRouting", "engagement", "clicks"];
+/// Keys of `collector`.
+pub const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch", "queue"];
+/// Keys of `collector.batch`.
+pub const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
+/// Keys of `collector.queue`.
+pub const QUEUE_KEYS: &[&str] = &["maxEvents", "maxBytes", "maxAgeDays"];
 
 /// Reads a number in `[min, max]` at `obj.key`, or reports it and keeps `default`.
 fn number_in(
@@ -221,8 +236,30 @@ fn parse_capture(v: &Json, out: &mut Vec<Diagnostic>) -> Capture {
 }
 
 /// Parses a config document. Never fails: what is usable is kept, every
-/// problem is reported with its JSON path.
-pub fn parse(doc: &Json) -> (Config, Vec<Diagnostic>) {
+/// problem is reported with its JSON path. `host` gives conditions their
+/// JavaScript built-ins (regex validation, number text).
+pub fn parse(doc: &Json, host: &dyn JsHost) -> (Config, Vec<Diagnostic>) {
+    let (mut cfg, mut out) = parse_lite(doc);
+    if doc.as_obj().is_some() {
+        if let Some(c) = doc.get("channels") {
+            cfg.channels = parse_channels(c, &mut out);
+        }
+        if let Some(t) = doc.get("topics") {
+            cfg.topics = topics::parse_rules(t, &mut out);
+        }
+        cfg.rules = RuleSet::parse(doc.get("audiences"), doc.get("rules"), host, &mut out);
+        if let Some(c) = doc.get("catalog") {
+            cfg.catalog = catalog::parse(c, &mut out);
+        }
+    }
+    (cfg, out)
+}
+
+/// [`parse`] of `collector`, `capture` and `debug` only: `channels`,
+/// `topics`, `audiences`, `rules` and `catalog` are left empty and unchecked.
+/// For a browser build that does not use them yet, which then carries no
+/// condition compiler.
+pub fn parse_lite(doc: &Json) -> (Config, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut cfg = Config::default();
     let Json::Obj(top) = doc else {
@@ -246,6 +283,11 @@ pub fn parse(doc: &Json) -> (Config, Vec<Diagnostic>) {
     }
     if let Some(c) = doc.get("capture") {
         cfg.capture = parse_capture(c, &mut out);
+    }
+    match doc.get("debug") {
+        None => {}
+        Some(Json::Bool(b)) => cfg.debug = *b,
+        Some(other) => out.push(type_error("debug", "true or false", other)),
     }
     (cfg, out)
 }
