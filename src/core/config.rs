@@ -9,7 +9,7 @@
 
 use crate::core::batch::BatchConfig;
 use crate::core::condition::JsHost;
-use crate::core::diag::{check_keys, key_path, type_error, Diagnostic};
+use crate::core::diag::{check_keys, key_path, required_string, type_error, Diagnostic};
 use crate::core::json::Json;
 use crate::core::outbox::Caps;
 use crate::core::rules::{catalog, CatalogItem, RuleSet};
@@ -127,17 +127,7 @@ fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfi
         return None;
     };
     check_keys(obj, path, COLLECTOR_KEYS, out);
-    let url = match v.get("url") {
-        Some(Json::Str(s)) if !s.trim().is_empty() => s.trim().to_string(),
-        Some(other) => {
-            out.push(type_error("collector.url", "a non-empty string", other));
-            return None;
-        }
-        None => {
-            out.push(Diagnostic::new("collector.url", "missing"));
-            return None;
-        }
-    };
+    let url = required_string(v, path, "url", out)?;
     let write_key = match v.get("writeKey") {
         None | Some(Json::Null) => None,
         Some(Json::Str(s)) => Some(s.clone()),

@@ -281,6 +281,13 @@ fn bad_configs_are_reported_with_exact_messages() {
             &["rules[0].experiment.variants[1]: duplicate variation id \"a\""],
         ),
         (
+            rule(json!({"id": "r", "slot": "s", "variant": "v", "experiment": {"key": "k", "variants": ["", {"variant": "x"}]}})),
+            &[
+                "rules[0].experiment.variants[0]: variation id must be a non-empty string",
+                "rules[0].experiment.variants[1].id: missing",
+            ],
+        ),
+        (
             rule(json!({"id": "r", "slot": "s", "variant": "v", "experiment": {"key": "k", "variants": ["a", "b"], "weights": [0.5, 0.6]}})),
             &["rules[0].experiment.weights: must add up to 1"],
         ),

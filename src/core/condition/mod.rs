@@ -111,9 +111,7 @@ impl Condition {
         path: &str,
         host: &dyn JsHost,
     ) -> (Condition, Vec<Diagnostic>) {
-        let mut p = Parser::new(host);
-        let root = p.cond(condition, path);
-        (Condition { root }, p.diags)
+        Condition::compile(condition, path, host, false)
     }
 
     /// [`Condition::parse_at`] that also reports the patterns the host's
@@ -123,14 +121,25 @@ impl Condition {
         path: &str,
         host: &dyn JsHost,
     ) -> (Condition, Vec<Diagnostic>) {
+        Condition::compile(condition, path, host, true)
+    }
+
+    fn compile(
+        condition: &Json,
+        path: &str,
+        host: &dyn JsHost,
+        check_regexes: bool,
+    ) -> (Condition, Vec<Diagnostic>) {
         let mut p = Parser::new(host);
         let root = p.cond(condition, path);
-        for (at, pattern, ci) in p.regexes {
-            if host.is_match(&pattern, ci, "").is_none() {
-                let mut m = String::from("invalid regular expression \"");
-                m.push_str(&pattern);
-                m.push('"');
-                p.diags.push(Diagnostic::new(at, m));
+        if check_regexes {
+            for (at, pattern, ci) in p.regexes {
+                if host.is_match(&pattern, ci, "").is_none() {
+                    let mut m = String::from("invalid regular expression \"");
+                    m.push_str(&pattern);
+                    m.push('"');
+                    p.diags.push(Diagnostic::new(at, m));
+                }
             }
         }
         (Condition { root }, p.diags)

@@ -22,7 +22,9 @@
 
 use super::{parse_content_into, Content};
 use crate::core::bucket::{choose_variation, get_bucket_ranges, hash};
-use crate::core::diag::{check_keys, index_path, key_path, type_error, Diagnostic};
+use crate::core::diag::{
+    check_keys, index_path, key_path, required_string, type_error, Diagnostic,
+};
 use crate::core::json::Json;
 use crate::core::time::Millis;
 
@@ -246,21 +248,7 @@ pub(crate) fn parse(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<E
         return None;
     };
     check_keys(entries, path, EXPERIMENT_KEYS, out);
-    let key = match v.get("key") {
-        Some(Json::Str(s)) if !s.trim().is_empty() => s.trim().to_string(),
-        Some(other) => {
-            out.push(type_error(
-                &key_path(path, "key"),
-                "a non-empty string",
-                other,
-            ));
-            String::new()
-        }
-        None => {
-            out.push(Diagnostic::new(key_path(path, "key"), "missing"));
-            String::new()
-        }
-    };
+    let key = required_string(v, path, "key", out).unwrap_or_default();
     let vpath = key_path(path, "variants");
     let mut variations: Vec<Variation> = Vec::new();
     match v.get("variants") {
@@ -274,17 +262,7 @@ pub(crate) fn parse(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<E
                     },
                     Json::Obj(o) => {
                         check_keys(o, &at, VARIATION_KEYS, out);
-                        let id = match item.get("id") {
-                            Some(Json::Str(s)) => s.clone(),
-                            Some(other) => {
-                                out.push(type_error(&key_path(&at, "id"), "a string", other));
-                                String::new()
-                            }
-                            None => {
-                                out.push(Diagnostic::new(key_path(&at, "id"), "missing"));
-                                String::new()
-                            }
-                        };
+                        let id = required_string(item, &at, "id", out).unwrap_or_default();
                         let content = parse_content_into(item, &at, false, out);
                         if i == 0 && content.is_some() {
                             out.push(Diagnostic::new(
@@ -304,10 +282,12 @@ pub(crate) fn parse(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<E
                     }
                 };
                 if var.id.trim().is_empty() {
-                    out.push(Diagnostic::new(
-                        at,
-                        "variation id must be a non-empty string",
-                    ));
+                    if matches!(item, Json::Str(_)) {
+                        out.push(Diagnostic::new(
+                            at,
+                            "variation id must be a non-empty string",
+                        ));
+                    }
                 } else if variations.iter().any(|x| x.id == var.id) {
                     let mut m = String::from("duplicate variation id \"");
                     m.push_str(&var.id);

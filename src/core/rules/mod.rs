@@ -39,7 +39,9 @@ pub use decide::{
 pub use experiment::{Assigned, Assignment, Assignments, Experiment, Variation};
 
 use crate::core::condition::{clause_keys, Condition, JsHost};
-use crate::core::diag::{check_keys, index_path, key_path, type_error, Diagnostic};
+use crate::core::diag::{
+    check_keys, index_path, key_path, required_string, type_error, Diagnostic,
+};
 use crate::core::json::Json;
 
 /// Keys of a rule.
@@ -188,29 +190,16 @@ impl RuleSet {
             };
             let before = out.len();
             check_keys(entries, &at, RULE_KEYS, out);
-            let id = match item.get("id") {
-                Some(Json::Str(s)) if !s.trim().is_empty() => {
-                    if set.rules.iter().any(|r| r.id == *s) {
-                        let mut m = String::from("duplicate rule id \"");
-                        m.push_str(s);
-                        m.push('"');
-                        out.push(Diagnostic::new(key_path(&at, "id"), m));
-                    }
-                    Some(s.clone())
-                }
-                Some(other) => {
-                    out.push(type_error(
-                        &key_path(&at, "id"),
-                        "a non-empty string",
-                        other,
-                    ));
-                    None
-                }
-                None => {
-                    out.push(Diagnostic::new(key_path(&at, "id"), "missing"));
-                    None
-                }
-            };
+            let id = required_string(item, &at, "id", out);
+            if let Some(id) = id
+                .as_ref()
+                .filter(|id| set.rules.iter().any(|r| r.id == **id))
+            {
+                let mut m = String::from("duplicate rule id \"");
+                m.push_str(id);
+                m.push('"');
+                out.push(Diagnostic::new(key_path(&at, "id"), m));
+            }
             let slot = name_at(item, &at, "slot", out);
             let when_json = item.get("when").unwrap_or(&empty);
             let when_path = key_path(&at, "when");
