@@ -61,7 +61,7 @@ fn main() {
         None,
         Durability::Storage,
     );
-    let cfg = sillage::core::config::parse_lite(
+    let cfg = sillage::core::config::parse(
         &Json::obj()
             .with("version", 1.0)
             .with("collector", Json::obj().with("url", "/v1/batch")),

@@ -78,7 +78,7 @@ fn percentiles(mut ns: Vec<f64>) -> (f64, f64, f64) {
 
 fn main() {
     let host = NativeJs::new();
-    let (cfg, diags) = config::parse(&config(), &host);
+    let (cfg, diags) = config::parse_document(&config(), &host);
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(cfg.rules.rules.len(), 200);
     let profile: Json = serde_json::from_value(json!({

@@ -23,7 +23,7 @@ pub fn run(args: &[String]) -> i32 {
         }
     };
     let host = NativeJs::new();
-    let (cfg, diags) = config::parse(&doc, &host);
+    let (cfg, diags) = config::parse_document(&doc, &host);
     for d in &diags {
         println!("{}", d.render());
     }

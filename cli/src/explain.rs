@@ -96,7 +96,7 @@ pub fn run(args: &[String]) -> i32 {
         }
     };
     let host = NativeJs::new();
-    let (cfg, diags) = config::parse(&doc, &host);
+    let (cfg, diags) = config::parse_document(&doc, &host);
     for d in &diags {
         eprintln!("warning: {}: {}", o.config, d.render());
     }

@@ -16,24 +16,36 @@ use crate::core::rules::{catalog, CatalogItem, RuleSet};
 use crate::core::topics::{self, TopicRule};
 use crate::core::touchpoint::{parse_channels, ChannelConfig};
 
-/// The parsed config.
-#[derive(Clone, Debug, Default)]
+/// The parsed config: the sections the browser build uses today.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
     /// Where and how to send events; `None` keeps events queued on the device.
     pub collector: Option<CollectorConfig>,
     /// What is captured automatically.
     pub capture: Capture,
-    /// `channels`: the site's channel rules (empty from [`parse_lite`]).
-    pub channels: ChannelConfig,
-    /// `topics`: URL-pattern topic rules (empty from [`parse_lite`]).
-    pub topics: Vec<TopicRule>,
-    /// `audiences` and `rules`, compiled (empty from [`parse_lite`]).
-    pub rules: RuleSet,
-    /// `catalog`: the items `recommend` may show.
-    pub catalog: Vec<CatalogItem>,
     /// `debug`: the `?sillage_debug`, `?sillage_force` and `?sillage_stage`
     /// previews are honoured (default false).
     pub debug: bool,
+}
+
+/// The whole config document: [`Config`] plus the sections that classify
+/// touchpoints and personalize ([`parse_document`]).
+///
+/// Why a second type: a build that holds only a [`Config`] carries neither
+/// the condition compiler nor the code that drops compiled rules (about
+/// 0.7 KB gzip of wasm for the drop code alone).
+#[derive(Clone, Debug, Default)]
+pub struct Document {
+    /// `collector`, `capture`, `debug`.
+    pub config: Config,
+    /// `channels`: the site's channel rules.
+    pub channels: ChannelConfig,
+    /// `topics`: URL-pattern topic rules.
+    pub topics: Vec<TopicRule>,
+    /// `audiences` and `rules`, compiled.
+    pub rules: RuleSet,
+    /// `catalog`: the items `recommend` may show.
+    pub catalog: Vec<CatalogItem>,
 }
 
 /// `capture: {pageviews?, hashRouting?, engagement?, clicks?}`: what the SDK
@@ -225,31 +237,35 @@ fn parse_capture(v: &Json, out: &mut Vec<Diagnostic>) -> Capture {
     c
 }
 
-/// Parses a config document. Never fails: what is usable is kept, every
-/// problem is reported with its JSON path. `host` gives conditions their
-/// JavaScript built-ins (regex validation, number text).
-pub fn parse(doc: &Json, host: &dyn JsHost) -> (Config, Vec<Diagnostic>) {
-    let (mut cfg, mut out) = parse_lite(doc);
+/// Parses the whole config document. Never fails: what is usable is kept,
+/// every problem is reported with its JSON path. `host` gives conditions
+/// their JavaScript built-ins (regex validation, number text).
+pub fn parse_document(doc: &Json, host: &dyn JsHost) -> (Document, Vec<Diagnostic>) {
+    let (config, mut out) = parse(doc);
+    let mut d = Document {
+        config,
+        ..Document::default()
+    };
     if doc.as_obj().is_some() {
         if let Some(c) = doc.get("channels") {
-            cfg.channels = parse_channels(c, &mut out);
+            d.channels = parse_channels(c, &mut out);
         }
         if let Some(t) = doc.get("topics") {
-            cfg.topics = topics::parse_rules(t, &mut out);
+            d.topics = topics::parse_rules(t, &mut out);
         }
-        cfg.rules = RuleSet::parse(doc.get("audiences"), doc.get("rules"), host, &mut out);
+        d.rules = RuleSet::parse(doc.get("audiences"), doc.get("rules"), host, &mut out);
         if let Some(c) = doc.get("catalog") {
-            cfg.catalog = catalog::parse(c, &mut out);
+            d.catalog = catalog::parse(c, &mut out);
         }
     }
-    (cfg, out)
+    (d, out)
 }
 
-/// [`parse`] of `collector`, `capture` and `debug` only: `channels`,
-/// `topics`, `audiences`, `rules` and `catalog` are left empty and unchecked.
-/// For a browser build that does not use them yet, which then carries no
-/// condition compiler.
-pub fn parse_lite(doc: &Json) -> (Config, Vec<Diagnostic>) {
+/// Parses `collector`, `capture` and `debug`, the sections the browser build
+/// uses today; the other sections' keys are accepted unchecked (see
+/// [`parse_document`]). Never fails: what is usable is kept, every problem
+/// is reported with its JSON path.
+pub fn parse(doc: &Json) -> (Config, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut cfg = Config::default();
     let Json::Obj(top) = doc else {

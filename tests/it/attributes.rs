@@ -38,7 +38,7 @@ fn check(
     stage: Option<&str>,
 ) -> (serde_json::Value, Vec<String>, Vec<String>) {
     let host = NativeJs::new();
-    let (cfg, diags) = config::parse(
+    let (cfg, diags) = config::parse_document(
         &js(json!({"version": 1, "audiences": {
             "runner": {"interests.running": {"$gte": 0.5}},
             "evening_runner": {"audiences": {"$in": ["runner"]}, "time.hour": {"$gte": 18}},

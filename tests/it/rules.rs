@@ -17,8 +17,8 @@ fn js(v: serde_json::Value) -> Json {
     serde_json::from_value(v).unwrap()
 }
 
-fn parse(doc: &Json) -> (config::Config, Vec<String>) {
-    let (cfg, diags) = config::parse(doc, &NativeJs::new());
+fn parse(doc: &Json) -> (config::Document, Vec<String>) {
+    let (cfg, diags) = config::parse_document(doc, &NativeJs::new());
     (cfg, diags.iter().map(|d| d.render()).collect())
 }
 
@@ -61,7 +61,7 @@ fn summary(d: &Decision, slot: &str) -> Vec<String> {
 }
 
 fn decide_with(
-    cfg: &config::Config,
+    cfg: &config::Document,
     attributes: &Json,
     id: &str,
     store: &Assignments,
@@ -105,7 +105,7 @@ fn fixture_tables_of_rules_and_attributes_give_the_expected_decisions() {
             let mut warnings = Vec::new();
             let preview = Preview::from_query(
                 case["query"].as_str().unwrap_or(""),
-                cfg.debug,
+                cfg.config.debug,
                 &mut warnings,
             );
             assert!(warnings.is_empty(), "{name}: {warnings:?}");
@@ -388,7 +388,7 @@ fn config_is_data_never_code() {
     }
 }
 
-fn experiment_rules(experiment: serde_json::Value) -> config::Config {
+fn experiment_rules(experiment: serde_json::Value) -> config::Document {
     let doc = js(json!({"version": 1, "rules": [
         {"id": "r", "slot": "s", "variant": "v", "experiment": experiment}
     ]}));
@@ -398,7 +398,7 @@ fn experiment_rules(experiment: serde_json::Value) -> config::Config {
 }
 
 /// (variation, in_holdout) of `id`, or `None` when outside the experiment.
-fn assign(cfg: &config::Config, id: &str, store: &Assignments) -> Option<(u32, bool)> {
+fn assign(cfg: &config::Document, id: &str, store: &Assignments) -> Option<(u32, bool)> {
     let e = cfg.rules.rules[0].experiment.as_ref().unwrap();
     e.assign(id, store).map(|a| (a.variation, a.in_holdout))
 }
@@ -695,7 +695,7 @@ proptest! {
             .with("audiences", audiences)
             .with("catalog", catalog);
         let host = NativeJs::new();
-        let (cfg, _) = config::parse(&doc, &host);
+        let (cfg, _) = config::parse_document(&doc, &host);
         let mut warnings = Vec::new();
         let preview = Preview::from_query(&query, true, &mut warnings);
         let profile = attributes.clone();
