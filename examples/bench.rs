@@ -72,6 +72,7 @@ fn main() {
         &Json::obj()
             .with("version", 1.0)
             .with("collector", Json::obj().with("url", "/v1/batch")),
+        &sillage::native_js::NativeJs::new(),
     )
     .0;
     t.configure(&cfg);

@@ -2,7 +2,6 @@
 //! classified, with exactly the core code the browser runs, so site owners
 //! can debug their channel rules (`channels` in the config).
 
-use sillage::core::json::Json;
 use sillage::core::touchpoint::{classify, parse_channels, ChannelConfig};
 
 const USAGE: &str = "usage: sillage touchpoint URL [--referrer REFERRER] [--config CONFIG.json]";
@@ -47,17 +46,10 @@ pub fn run(args: &[String]) -> i32 {
     }
     let mut channels = ChannelConfig::default();
     if let Some(path) = config {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: cannot read {path}: {e}");
-                return 2;
-            }
-        };
-        let doc: Json = match serde_json::from_str(&text) {
+        let doc = match crate::read_json(&path) {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("error: {path} is not valid JSON: {e}");
+                eprintln!("error: {e}");
                 return 2;
             }
         };

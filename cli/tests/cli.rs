@@ -174,3 +174,118 @@ fn touchpoint_uses_the_site_channel_rules_and_reports_their_errors() {
     assert!(text(&bad.stderr).contains("URL: not an absolute http(s) URL"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Writes `files` into a fresh directory; returns their paths.
+fn files(test: &str, files: &[(&str, &str)]) -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!("sillage-cli-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    files
+        .iter()
+        .map(|(name, content)| {
+            let p = dir.join(name);
+            std::fs::write(&p, content).unwrap();
+            p.to_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+const STORE: &str = r#"{
+  "$schema": "/sillage.schema.json", "version": 1,
+  "audiences": {"runner": {"interests.running": {"$gte": 0.5}}},
+  "rules": [
+    {"id": "vip", "slot": "hero", "priority": 10, "when": {"cart.value": {"$gt": 200}}, "variant": "vip"},
+    {"id": "returning-runner", "slot": "hero", "variant": "returning-runner",
+     "when": {"audiences": {"$elemMatch": {"$eq": "runner"}}, "visitor.returning": true}},
+    {"id": "promo", "slot": "promo", "when": {"page.path": {"$regex": "^/sale"}}, "actions": [{"type": "hide"}]}
+  ]
+}"#;
+
+#[test]
+fn check_is_quiet_and_zero_on_a_clean_config() {
+    let p = files("check-ok", &[("c.json", STORE)]);
+    let out = sillage(&["check", &p[0]], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{}: ok (3 rules in 2 slots, 1 audiences, 0 catalog items)\n",
+            p[0]
+        )
+    );
+}
+
+#[test]
+fn check_prints_every_problem_with_its_path_and_fails() {
+    let bad = r#"{"version": 1, "rules": [
+        {"id": "a", "slot": "hero", "variant": "v", "when": {"interests.running": {"$gtt": 0.5}}},
+        {"id": "b", "slot": "hero", "actions": [{"type": "setAttribute", "name": "href", "value": "javascript:alert(1)"}]}
+    ], "audiences": {"x": {"audiences": {"$in": ["x"]}}}, "debug": 1}"#;
+    let p = files("check-bad", &[("c.json", bad), ("broken.json", "{")]);
+    let out = sillage(&["check", &p[0]], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "debug: must be true or false, not number\n\
+         audiences.x: audience cycle x -> x\n\
+         rules[0].when.interests.running: unknown operator \"$gtt\" (did you mean \"$gt\"?)\n\
+         rules[1].actions[0].value: must be an http(s) or relative URL\n"
+    );
+    assert!(
+        text(&out.stderr).contains("4 problems"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = sillage(&["check", &p[1]], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("broken.json is not valid JSON"));
+    let out = sillage(&["check"], "");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn explain_prints_each_slot_with_its_reasons() {
+    let profile = r#"{"anonymousId": "a1", "interests": {"running": 0.8}, "sessions": 3, "cart": {"items": 1, "value": 40}}"#;
+    let p = files("explain", &[("c.json", STORE), ("p.json", profile)]);
+    let out = sillage(
+        &[
+            "explain",
+            &p[0],
+            &p[1],
+            "--page",
+            "https://shop.test/sale/shoes",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "hero: variant \"returning-runner\" (template hero/returning-runner) by rule returning-runner\n\
+         \x20 rule vip (priority 10): failed: cart.value {\"$gt\":200} (is 40)\n\
+         \x20 rule returning-runner (priority 0): matched\n\
+         promo: 1 action by rule promo\n\
+         \x20 rule promo (priority 0): matched\n"
+    );
+    let out = sillage(
+        &[
+            "explain",
+            &p[0],
+            &p[1],
+            "--attributes",
+            r#"{"x": 1}"#,
+            "--force",
+            "hero/test",
+            "--json",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(v["slots"][0]["variant"], "test");
+    assert_eq!(v["slots"][0]["forced"], true);
+    assert_eq!(v["slots"][1]["default"], true);
+    assert_eq!(v["slots"][1]["why"][0]["clause"], "page.path");
+    assert_eq!(v["attributes"]["x"], 1);
+    assert_eq!(v["attributes"]["audiences"], serde_json::json!(["runner"]));
+    let out = sillage(&["explain", &p[0]], "");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -8,15 +8,17 @@
 //! [rust-analyzer's rule]: https://github.com/rust-lang/rust-analyzer
 
 use crate::core::batch::BatchConfig;
-use crate::core::diag::{key_path, Diagnostic};
+use crate::core::condition::JsHost;
+use crate::core::diag::{check_keys, key_path, required_string, type_error, Diagnostic};
 use crate::core::json::Json;
 use crate::core::outbox::Caps;
+use crate::core::rules::{catalog, CatalogItem, RuleSet};
 use crate::core::topics::{parse_rules, TopicRule};
 use crate::core::touchpoint::{parse_channels, ChannelConfig, SESSION_TIMEOUT_MS};
 use crate::core::visit::{parse_privacy, Privacy};
 
 /// The parsed config.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Config {
     /// Where and how to send events; `None` keeps events queued on the device.
     pub collector: Option<CollectorConfig>,
@@ -28,6 +30,13 @@ pub struct Config {
     pub channels: ChannelConfig,
     /// URL-pattern topic rules.
     pub topics: Vec<TopicRule>,
+    /// `audiences` and `rules`, compiled.
+    pub rules: RuleSet,
+    /// `catalog`: the items `recommend` may show.
+    pub catalog: Vec<CatalogItem>,
+    /// `debug`: the `?sillage_debug`, `?sillage_force` and `?sillage_stage`
+    /// previews are honoured (default false).
+    pub debug: bool,
 }
 
 /// `capture: {pageviews?, hashRouting?, engagement?, clicks?}`: what the SDK
@@ -72,7 +81,8 @@ pub struct CollectorConfig {
     pub queue: Caps,
 }
 
-const TOP_KEYS: &[&str] = &[
+/// The top-level keys.
+pub const TOP_KEYS: &[&str] = &[
     "$schema",
     "version",
     "collector",
@@ -80,33 +90,25 @@ const TOP_KEYS: &[&str] = &[
     "capture",
     "channels",
     "topics",
+    "audiences",
+    "catalog",
+    "rules",
+    "debug",
 ];
-const CAPTURE_KEYS: &[&str] = &[
+/// Keys of `capture`.
+pub const CAPTURE_KEYS: &[&str] = &[
     "pageviews",
     "hashRouting",
     "engagement",
     "clicks",
     "sessionTimeoutMinutes",
 ];
-const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch", "queue"];
-const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
-const QUEUE_KEYS: &[&str] = &["maxEvents", "maxBytes", "maxAgeDays"];
-
-fn check_keys(obj: &[(String, Json)], path: &str, known: &[&str], out: &mut Vec<Diagnostic>) {
-    for (k, _) in obj {
-        if !known.contains(&k.as_str()) {
-            out.push(Diagnostic::unknown_key(path, k, known));
-        }
-    }
-}
-
-fn type_error(path: &str, want: &str, got: &Json) -> Diagnostic {
-    let mut m = String::from("must be ");
-    m.push_str(want);
-    m.push_str(", not ");
-    m.push_str(got.type_name());
-    Diagnostic::new(path, m)
-}
+/// Keys of `collector`.
+pub const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch", "queue"];
+/// Keys of `collector.batch`.
+pub const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
+/// Keys of `collector.queue`.
+pub const QUEUE_KEYS: &[&str] = &["maxEvents", "maxBytes", "maxAgeDays"];
 
 /// Reads a number in `[min, max]` at `obj.key`, or reports it and keeps `default`.
 fn number_in(
@@ -157,17 +159,7 @@ fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfi
         return None;
     };
     check_keys(obj, path, COLLECTOR_KEYS, out);
-    let url = match v.get("url") {
-        Some(Json::Str(s)) if !s.trim().is_empty() => s.trim().to_string(),
-        Some(other) => {
-            out.push(type_error("collector.url", "a non-empty string", other));
-            return None;
-        }
-        None => {
-            out.push(Diagnostic::new("collector.url", "missing"));
-            return None;
-        }
-    };
+    let url = required_string(v, path, "url", out)?;
     let write_key = match v.get("writeKey") {
         None | Some(Json::Null) => None,
         Some(Json::Str(s)) => Some(s.clone()),
@@ -274,8 +266,9 @@ fn parse_capture(v: &Json, out: &mut Vec<Diagnostic>) -> Capture {
 }
 
 /// Parses a config document. Never fails: what is usable is kept, every
-/// problem is reported with its JSON path.
-pub fn parse(doc: &Json) -> (Config, Vec<Diagnostic>) {
+/// problem is reported with its JSON path. `host` gives conditions their
+/// JavaScript built-ins (regex validation, number text).
+pub fn parse(doc: &Json, host: &dyn JsHost) -> (Config, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut cfg = Config::default();
     let Json::Obj(top) = doc else {
@@ -300,6 +293,11 @@ pub fn parse(doc: &Json) -> (Config, Vec<Diagnostic>) {
     if let Some(c) = doc.get("capture") {
         cfg.capture = parse_capture(c, &mut out);
     }
+    match doc.get("debug") {
+        None => {}
+        Some(Json::Bool(b)) => cfg.debug = *b,
+        Some(other) => out.push(type_error("debug", "true or false", other)),
+    }
     if let Some(p) = doc.get("privacy") {
         cfg.privacy = parse_privacy(p, &mut out);
     }
@@ -308,6 +306,10 @@ pub fn parse(doc: &Json) -> (Config, Vec<Diagnostic>) {
     }
     if let Some(t) = doc.get("topics") {
         cfg.topics = parse_rules(t, &mut out);
+    }
+    cfg.rules = RuleSet::parse(doc.get("audiences"), doc.get("rules"), host, &mut out);
+    if let Some(c) = doc.get("catalog") {
+        cfg.catalog = catalog::parse(c, &mut out);
     }
     (cfg, out)
 }

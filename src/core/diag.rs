@@ -41,6 +41,54 @@ impl Diagnostic {
     }
 }
 
+/// Reports every key of `obj` (at `path`) that is not in `known`.
+pub fn check_keys(
+    obj: &[(String, crate::core::json::Json)],
+    path: &str,
+    known: &[&str],
+    out: &mut Vec<Diagnostic>,
+) {
+    for (k, _) in obj {
+        if !known.contains(&k.as_str()) {
+            out.push(Diagnostic::unknown_key(path, k, known));
+        }
+    }
+}
+
+/// `must be <want>, not <type of got>`.
+pub fn type_error(path: &str, want: &str, got: &crate::core::json::Json) -> Diagnostic {
+    let mut m = String::from("must be ");
+    m.push_str(want);
+    m.push_str(", not ");
+    m.push_str(got.type_name());
+    Diagnostic::new(path, m)
+}
+
+/// The non-empty string at `obj.key` (trimmed), or `None` after reporting
+/// it missing or of the wrong type.
+pub fn required_string(
+    obj: &crate::core::json::Json,
+    parent: &str,
+    key: &str,
+    out: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    match obj.get(key) {
+        Some(crate::core::json::Json::Str(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(other) => {
+            out.push(type_error(
+                &key_path(parent, key),
+                "a non-empty string",
+                other,
+            ));
+            None
+        }
+        None => {
+            out.push(Diagnostic::new(key_path(parent, key), "missing"));
+            None
+        }
+    }
+}
+
 /// `unknown <what> "<name>"` plus ` (did you mean "<x>"?)` when a candidate is close.
 pub fn unknown(what: &str, name: &str, known: &[&str]) -> String {
     let mut m = String::new();

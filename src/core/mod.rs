@@ -3,6 +3,7 @@
 //! test` checks it. Everything it computes (events, batch bodies, decisions)
 //! is returned as data for the shell to apply.
 
+pub mod attributes;
 pub mod batch;
 pub mod bucket;
 pub mod condition;
@@ -12,6 +13,7 @@ pub mod engage;
 pub mod event;
 pub mod json;
 pub mod outbox;
+pub mod rules;
 pub mod text;
 pub mod time;
 pub mod topics;

@@ -28,6 +28,21 @@ pub fn split_once<'a>(hay: &'a str, needle: &str) -> Option<(&'a str, &'a str)> 
     Some((hay.get(..i)?, hay.get(i + needle.len()..)?))
 }
 
+/// Sorts a short slice, stably, by `less` (insertion sort).
+///
+/// Why not `slice::sort_by`: the standard stable sort is about 3 KB of wasm
+/// per element type. The lists sorted with this are short (object keys, a
+/// slot's rules), where insertion sort is as fast.
+pub fn sort_small<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && less(&v[j], &v[j - 1]) {
+            v.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +62,14 @@ mod tests {
             assert_eq!(split_once(h, n), h.split_once(n), "{h:?} {n:?}");
             assert_eq!(contains(h, n), h.contains(n));
         }
+    }
+
+    #[test]
+    fn sorts_stably() {
+        let mut v = [(3, 'a'), (1, 'b'), (3, 'c'), (0, 'd'), (1, 'e')];
+        sort_small(&mut v, |a, b| a.0 < b.0);
+        assert_eq!(v, [(0, 'd'), (1, 'b'), (1, 'e'), (3, 'a'), (3, 'c')]);
+        let mut e: [u8; 0] = [];
+        sort_small(&mut e, |a, b| a < b);
     }
 }

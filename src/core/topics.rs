@@ -44,6 +44,9 @@ pub struct TopicRule {
     pub path: String,
 }
 
+/// Keys of `topics[i]`.
+pub const TOPIC_RULE_KEYS: &[&str] = &["topic", "path"];
+
 /// Parses the `topics` config section.
 pub fn parse_rules(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<TopicRule> {
     let Some(items) = v.as_arr() else {
@@ -61,8 +64,8 @@ pub fn parse_rules(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<TopicRule> {
             continue;
         };
         for (k, _) in o {
-            if k != "topic" && k != "path" {
-                out.push(Diagnostic::unknown_key(&at, k, &["topic", "path"]));
+            if !TOPIC_RULE_KEYS.contains(&k.as_str()) {
+                out.push(Diagnostic::unknown_key(&at, k, TOPIC_RULE_KEYS));
             }
         }
         let topic = item

@@ -205,6 +205,11 @@ fn str_list(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Vec<String> {
     }
 }
 
+/// Keys of `channels`.
+pub const CHANNELS_KEYS: &[&str] = &["sources", "internalDomains"];
+/// Keys of `channels.sources[i]`.
+pub const SOURCE_KEYS: &[&str] = &["host", "source", "medium", "channel", "name"];
+
 /// Parses `channels: {sources, internalDomains}` with diagnostics.
 pub fn parse_channels(v: &Json, out: &mut Vec<Diagnostic>) -> ChannelConfig {
     let mut cfg = ChannelConfig::default();
@@ -231,14 +236,8 @@ pub fn parse_channels(v: &Json, out: &mut Vec<Diagnostic>) -> ChannelConfig {
                     };
                     if let Some(o) = item.as_obj() {
                         for (key, _) in o {
-                            if !["host", "source", "medium", "channel", "name"]
-                                .contains(&key.as_str())
-                            {
-                                out.push(Diagnostic::unknown_key(
-                                    &path,
-                                    key,
-                                    &["host", "source", "medium", "channel", "name"],
-                                ));
+                            if !SOURCE_KEYS.contains(&key.as_str()) {
+                                out.push(Diagnostic::unknown_key(&path, key, SOURCE_KEYS));
                             }
                         }
                     } else {
@@ -275,11 +274,7 @@ pub fn parse_channels(v: &Json, out: &mut Vec<Diagnostic>) -> ChannelConfig {
                     });
                 }
             }
-            other => out.push(Diagnostic::unknown_key(
-                "channels",
-                other,
-                &["sources", "internalDomains"],
-            )),
+            other => out.push(Diagnostic::unknown_key("channels", other, CHANNELS_KEYS)),
         }
     }
     cfg

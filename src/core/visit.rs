@@ -49,6 +49,9 @@ pub struct Privacy {
     pub scrub_params: Vec<String>,
 }
 
+/// Keys of `privacy`.
+pub const PRIVACY_KEYS: &[&str] = &["scrubParams"];
+
 /// Parses `privacy` with diagnostics.
 pub fn parse_privacy(v: &Json, out: &mut Vec<Diagnostic>) -> Privacy {
     let mut p = Privacy::default();
@@ -75,7 +78,7 @@ pub fn parse_privacy(v: &Json, out: &mut Vec<Diagnostic>) -> Privacy {
                     "must be an array of query parameter names",
                 )),
             },
-            other => out.push(Diagnostic::unknown_key("privacy", other, &["scrubParams"])),
+            other => out.push(Diagnostic::unknown_key("privacy", other, PRIVACY_KEYS)),
         }
     }
     p

@@ -398,3 +398,75 @@ pub fn listen() {
     // Page-lifetime: never removed, so the closure lives as long as the page.
     cb.forget();
 }
+
+/// The browser's own `RegExp`, `toLowerCase`, `Number#toString` and
+/// `parseFloat` for the condition language (see
+/// [`crate::core::condition::JsHost`]): exact JavaScript answers, and none of
+/// Rust's float formatting, float parsing or Unicode tables in the wasm.
+pub struct BrowserJs;
+
+impl crate::core::condition::JsHost for BrowserJs {
+    fn is_match(&self, pattern: &str, case_insensitive: bool, input: &str) -> Option<bool> {
+        regex_match(pattern, case_insensitive, input)
+    }
+
+    fn to_lower(&self, s: &str) -> String {
+        js_sys::JsString::from(s).to_lower_case().into()
+    }
+
+    fn push_number(&self, n: f64, out: &mut String) {
+        push_js_number(n, out);
+    }
+
+    fn parse_decimal(&self, s: &str) -> f64 {
+        js_sys::Number::parse_float(s)
+    }
+}
+
+/// Appends `String(n)` as the browser writes it.
+pub fn push_js_number(n: f64, out: &mut String) {
+    if let Ok(s) = js_sys::Number::from(n).to_string_with_radix(10) {
+        out.push_str(&String::from(s));
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `RegExp(pattern, flags)`, which throws on an invalid pattern.
+    #[wasm_bindgen(catch, js_name = RegExp)]
+    fn new_regexp(pattern: &str, flags: &str) -> Result<js_sys::RegExp, JsValue>;
+}
+
+/// Compiled patterns, most recent last (`None`: invalid). Conditions are
+/// compiled once, so a page sees a handful of distinct patterns.
+type RegexCache = Vec<(String, bool, Option<js_sys::RegExp>)>;
+
+thread_local! {
+    static REGEXES: RefCell<RegexCache> = const { RefCell::new(Vec::new()) };
+}
+
+/// Most patterns kept compiled.
+const REGEX_CACHE: usize = 64;
+
+/// `new RegExp(pattern, flags).test(input)`; `None` when the pattern is
+/// invalid (the constructor throws, which is caught here).
+fn regex_match(pattern: &str, case_insensitive: bool, input: &str) -> Option<bool> {
+    REGEXES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let found = cache
+            .iter()
+            .position(|(p, ci, _)| *ci == case_insensitive && p == pattern);
+        let re = match found {
+            Some(i) => cache.get(i)?.2.clone(),
+            None => {
+                let re = new_regexp(pattern, if case_insensitive { "i" } else { "" }).ok();
+                if cache.len() >= REGEX_CACHE {
+                    cache.remove(0);
+                }
+                cache.push((pattern.to_string(), case_insensitive, re.clone()));
+                re
+            }
+        };
+        re.map(|r| r.test(input))
+    })
+}

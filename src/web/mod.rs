@@ -371,7 +371,7 @@ pub(crate) fn apply_config(value: Option<JsValue>, source: &str) {
     if let Some(v) = value {
         match convert::from_js(&v) {
             Some(doc) => {
-                let (cfg, diags) = config::parse(&doc);
+                let (cfg, diags) = config::parse(&doc, &env::BrowserJs);
                 for d in &diags {
                     let mut m = String::from("config (");
                     m.push_str(source);

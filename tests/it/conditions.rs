@@ -229,6 +229,10 @@ fn check_reports_problems_with_paths() {
         &[r#"rules[3].when.ua: invalid regular expression "/???***[)""#],
     );
     check(
+        r#"{"v": {"$regex": "^(\\d+\\.)+$"}}"#,
+        &[r#"rules[3].when.v: regular expression "^(\d+\.)+$" repeats a group that itself repeats or alternates, which can backtrack for seconds in the browser; it never matches (rewrite it without the nested repetition)"#],
+    );
+    check(
         r#"{"ua": {"$regexi": 5}}"#,
         &[r#"rules[3].when.ua: "$regexi" needs a pattern string, got number"#],
     );
@@ -486,4 +490,19 @@ proptest! {
         }
         let _ = check_condition(&condition, "when", &host);
     }
+}
+
+#[test]
+fn regexes_cannot_stall_the_page() {
+    let host = NativeJs::new();
+    let eval = |c: &str, v: &str| {
+        let c: Json = serde_json::from_str(c).unwrap();
+        eval_condition(&Json::obj().with("v", v), &c, &Json::obj(), &host)
+    };
+    // A catastrophic shape never runs, whatever the input.
+    assert!(!eval(r#"{"v": {"$regex": "^(a+)+$"}}"#, "aaaa"));
+    // Inputs are bounded: up to 1,024 characters match, longer never do.
+    let at_cap = "x".repeat(sillage::core::condition::MAX_REGEX_INPUT);
+    assert!(eval(r#"{"v": {"$regex": "x$"}}"#, &at_cap));
+    assert!(!eval(r#"{"v": {"$regex": "x$"}}"#, &format!("{at_cap}x")));
 }

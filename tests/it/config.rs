@@ -6,7 +6,7 @@ use sillage::core::json::Json;
 
 fn check(doc: serde_json::Value, want_errors: &[&str]) -> sillage::core::config::Config {
     let doc: Json = serde_json::from_value(doc).unwrap();
-    let (cfg, diags) = parse(&doc);
+    let (cfg, diags) = parse(&doc, &sillage::native_js::NativeJs::new());
     let got: Vec<String> = diags.iter().map(|d| d.render()).collect();
     assert_eq!(got, want_errors);
     cfg

@@ -2,12 +2,14 @@
 //! has a small `check`-style helper and data tables, so a case is one line.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod attributes;
 mod batch;
 mod conditions;
 mod config;
 mod engage;
 mod events;
 mod outbox;
+mod rules;
 mod touchpoint;
 mod visit;
 mod vocab;

@@ -56,7 +56,10 @@ use Activity::{Landing, Other, PageView};
 /// Runs the steps with `tabs` trackers sharing one stored session (as
 /// localStorage does) and returns each event as sent.
 fn run(config: Value, tabs: usize, steps: &[Step]) -> Vec<Value> {
-    let (cfg, diags) = parse(&serde_json::from_value(config).unwrap());
+    let (cfg, diags) = parse(
+        &serde_json::from_value(config).unwrap(),
+        &sillage::native_js::NativeJs::new(),
+    );
     assert!(diags.is_empty(), "{diags:?}");
     let mut trackers: Vec<Tracker> = (0..tabs)
         .map(|_| {
@@ -434,7 +437,10 @@ fn personal_data_never_leaves_in_urls_referrers_or_url_properties() {
 
 #[test]
 fn a_bad_call_leaves_the_session_untouched() {
-    let (cfg, _) = parse(&serde_json::from_value(json!({"version": 1})).unwrap());
+    let (cfg, _) = parse(
+        &serde_json::from_value(json!({"version": 1})).unwrap(),
+        &sillage::native_js::NativeJs::new(),
+    );
     let mut t = Tracker::new(
         "a1b2c3d4-0000-4000-8000-000000000000".into(),
         None,
@@ -467,7 +473,10 @@ fn a_bad_call_leaves_the_session_untouched() {
 
 #[test]
 fn the_shared_session_is_rewritten_only_when_it_changes_at_minute_scale() {
-    let (cfg, _) = parse(&serde_json::from_value(json!({"version": 1})).unwrap());
+    let (cfg, _) = parse(
+        &serde_json::from_value(json!({"version": 1})).unwrap(),
+        &sillage::native_js::NativeJs::new(),
+    );
     let mut t = Tracker::new(
         "a1b2c3d4-0000-4000-8000-000000000000".into(),
         None,

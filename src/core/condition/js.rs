@@ -152,7 +152,7 @@ pub(crate) fn str_to_num(h: &dyn JsHost, s: &str) -> f64 {
         _ => 0,
     };
     if radix != 0 {
-        let digits = &t[2..];
+        let digits = t.get(2..).unwrap_or("");
         if digits.is_empty() {
             return f64::NAN;
         }
@@ -317,7 +317,8 @@ pub(crate) fn array_index(key: &str) -> Option<u32> {
 pub(crate) fn js_order(m: &[(String, Json)]) -> Vec<&(String, Json)> {
     let mut v: Vec<&(String, Json)> = m.iter().collect();
     if m.iter().any(|(k, _)| array_index(k).is_some()) {
-        v.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |i| (0, i)));
+        let key = |e: &&(String, Json)| array_index(&e.0).map_or((1, 0), |i| (0, i));
+        crate::core::text::sort_small(&mut v, |a, b| key(a) < key(b));
     }
     v
 }
@@ -349,6 +350,94 @@ pub(crate) fn stringify_eq(a: &Json, b: &Json) -> bool {
     }
 }
 
+/// Whether a JavaScript pattern repeats a group that itself contains a
+/// repetition or an alternation (`(a+)+`, `(a|aa)*`, `(x*y?){2,}`): the shape
+/// that makes a backtracking engine like the browser's take exponential time.
+/// Escapes and character classes are skipped; `?` and `{0,1}`/`{n}` bounds
+/// are not repetitions that can explode.
+pub(crate) fn may_backtrack(pattern: &str) -> bool {
+    // For each open group: whether it holds a repetition or an alternation.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut last_group_risky = false;
+    let b = pattern.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let mut closed = false;
+        match c {
+            b'\\' => i += 1,
+            b'[' => {
+                i += 1;
+                while let Some(&x) = b.get(i) {
+                    match x {
+                        b'\\' => i += 1,
+                        b']' => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'(' => stack.push(false),
+            b')' => {
+                last_group_risky = stack.pop().unwrap_or(false);
+                if last_group_risky {
+                    if let Some(outer) = stack.last_mut() {
+                        *outer = true;
+                    }
+                }
+                closed = true;
+            }
+            b'|' => {
+                if let Some(top) = stack.last_mut() {
+                    *top = true;
+                }
+            }
+            b'*' | b'+' => {
+                if let Some(top) = stack.last_mut() {
+                    *top = true;
+                }
+            }
+            b'{' if is_unbounded_repeat(b.get(i..).unwrap_or(&[])) => {
+                if let Some(top) = stack.last_mut() {
+                    *top = true;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+        if closed && last_group_risky {
+            // What follows the group: a repetition makes it explode.
+            match b.get(i) {
+                Some(b'*' | b'+') => return true,
+                Some(b'{') if is_unbounded_repeat(b.get(i..).unwrap_or(&[])) => return true,
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+/// Whether `s` starts with `{n,}` or `{n,m}` with m > 1.
+fn is_unbounded_repeat(s: &[u8]) -> bool {
+    let end = s.iter().position(|&c| c == b'}').unwrap_or(0);
+    let Some(inner) = s.get(1..end) else {
+        return false;
+    };
+    let mut parts = inner.split(|&c| c == b',');
+    let lo = parts.next().unwrap_or(&[]);
+    if lo.is_empty() || !lo.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    match parts.next() {
+        None => false,
+        Some([]) => true,
+        Some(hi) => {
+            hi.iter().all(u8::is_ascii_digit)
+                && hi.len() <= 9
+                && hi.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')) > 1
+        }
+    }
+}
+
 /// GrowthBook's `paddedVersionString`: numeric parts left-padded to 5 with
 /// spaces, a `~` appended to plain `x.y.z` so it sorts after its pre-releases.
 pub(crate) fn padded_version(h: &dyn JsHost, v: &Json) -> String {
@@ -365,9 +454,13 @@ pub(crate) fn padded_version(h: &dyn JsHost, v: &Json) -> String {
     // holds no line terminator (`.` stops at them).
     let mut s = s.strip_prefix('v').unwrap_or(s);
     let mut search = 0;
-    while let Some(i) = s[search..].find('+').map(|i| i + search) {
-        if !s[i + 1..].contains(is_line_terminator) {
-            s = &s[..i];
+    while let Some(i) = s
+        .get(search..)
+        .and_then(|r| r.find('+'))
+        .map(|i| i + search)
+    {
+        if !s.get(i + 1..).unwrap_or("").contains(is_line_terminator) {
+            s = s.get(..i).unwrap_or(s);
             break;
         }
         search = i + 1;
@@ -444,6 +537,34 @@ mod tests {
             "    1-    0-    0-beta-    1"
         );
         assert_eq!(padded_version(H, &Json::Null), "    0");
+    }
+
+    #[test]
+    fn nested_repetitions_are_caught() {
+        for p in [
+            "(a+)+$",
+            "^(a|aa)*b",
+            "(x*y){2,}",
+            "((ab)*c)+",
+            "(\\d+\\.)+\\d+",
+            "(a{1,10})+",
+        ] {
+            assert!(may_backtrack(p), "{p}");
+        }
+        for p in [
+            "(Mobile|Tablet)",
+            "^hello",
+            "(a+)?",
+            "(ab)+",
+            "[(a+)+]",
+            "\\(a+\\)+",
+            "(a|b){1}",
+            "(a+){0,1}",
+            "-12-25$",
+            "/???***[)",
+        ] {
+            assert!(!may_backtrack(p), "{p}");
+        }
     }
 
     #[test]

@@ -88,17 +88,7 @@ pub fn eval_condition(
 /// operators (with a suggestion), operator arguments of the wrong type, and
 /// patterns that `regex` rejects.
 pub fn check_condition(condition: &Json, path: &str, host: &dyn JsHost) -> Vec<Diagnostic> {
-    let mut p = Parser::new(host);
-    p.cond(condition, path);
-    for (at, pattern, ci) in p.regexes {
-        if host.is_match(&pattern, ci, "").is_none() {
-            let mut m = String::from("invalid regular expression \"");
-            m.push_str(&pattern);
-            m.push('"');
-            p.diags.push(Diagnostic::new(at, m));
-        }
-    }
-    p.diags
+    Condition::parse_checked(condition, path, host).1
 }
 
 /// A parsed condition, ready to evaluate.
@@ -122,8 +112,37 @@ impl Condition {
         path: &str,
         host: &dyn JsHost,
     ) -> (Condition, Vec<Diagnostic>) {
+        Condition::compile(condition, path, host, false)
+    }
+
+    /// [`Condition::parse_at`] that also reports the patterns the host's
+    /// `RegExp` rejects (what a config load wants: every problem, one pass).
+    pub fn parse_checked(
+        condition: &Json,
+        path: &str,
+        host: &dyn JsHost,
+    ) -> (Condition, Vec<Diagnostic>) {
+        Condition::compile(condition, path, host, true)
+    }
+
+    fn compile(
+        condition: &Json,
+        path: &str,
+        host: &dyn JsHost,
+        check_regexes: bool,
+    ) -> (Condition, Vec<Diagnostic>) {
         let mut p = Parser::new(host);
         let root = p.cond(condition, path);
+        if check_regexes {
+            for (at, pattern, ci) in p.regexes {
+                if host.is_match(&pattern, ci, "").is_none() {
+                    let mut m = String::from("invalid regular expression \"");
+                    m.push_str(&pattern);
+                    m.push('"');
+                    p.diags.push(Diagnostic::new(at, m));
+                }
+            }
+        }
         (Condition { root }, p.diags)
     }
 
@@ -136,13 +155,57 @@ impl Condition {
         };
         cx.cond(&self.root, attributes).unwrap_or(false)
     }
+
+    /// [`Condition::eval`] that says why not: `Ok(())` when the attributes
+    /// satisfy the condition, `Err(Some(i))` when top-level clause `i` (in the
+    /// order of [`clause_keys`]) is the first that fails, `Err(None)` when
+    /// the condition is unusable (`null`, too deep) and so false.
+    pub fn eval_why(
+        &self,
+        attributes: &Json,
+        saved_groups: &Json,
+        host: &dyn JsHost,
+    ) -> Result<(), Option<usize>> {
+        let cx = Cx {
+            groups: saved_groups,
+            h: host,
+        };
+        let Cond::All(clauses) = &self.root else {
+            return Err(None);
+        };
+        for (i, clause) in clauses.iter().enumerate() {
+            match cx.clause(clause, attributes) {
+                Some(true) => {}
+                Some(false) => return Err(Some(i)),
+                None => return Err(None),
+            }
+        }
+        Ok(())
+    }
 }
 
+/// The keys of `condition`'s top-level clauses in evaluation order
+/// (JavaScript's property order: integer-like keys first), so index `i` of
+/// [`Condition::eval_why`] can be named.
+pub fn clause_keys(condition: &Json) -> Vec<&str> {
+    match condition {
+        Json::Obj(m) => js::js_order(m)
+            .into_iter()
+            .map(|(k, _)| k.as_str())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Longer inputs never match a `$regex` (so no value can make a pattern
+/// work for long).
+pub const MAX_REGEX_INPUT: usize = 1024;
+
 /// Operators allowed where a condition (an object of paths) is expected.
-const LOGICAL_OPS: &[&str] = &["$and", "$or", "$nor", "$not"];
+pub const LOGICAL_OPS: &[&str] = &["$and", "$or", "$nor", "$not"];
 
 /// Operators allowed in an operator object applied to one value.
-const VALUE_OPS: &[&str] = &[
+pub const VALUE_OPS: &[&str] = &[
     "$eq",
     "$ne",
     "$gt",
@@ -640,6 +703,17 @@ impl<'h> Parser<'h> {
                 Json::Str(pattern) => {
                     let ci = op == "$regexi";
                     self.regexes.push((path.to_string(), pattern.clone(), ci));
+                    if js::may_backtrack(pattern) {
+                        let mut m = String::from("regular expression \"");
+                        m.push_str(pattern);
+                        m.push_str(
+                            "\" repeats a group that itself repeats or alternates, which can \
+                             backtrack for seconds in the browser; it never matches (rewrite it \
+                             without the nested repetition)",
+                        );
+                        self.err(path, m);
+                        return Op::Const(false);
+                    }
                     Op::Regex {
                         pattern: pattern.clone(),
                         ci,
@@ -724,18 +798,21 @@ impl Cx<'_> {
             Cond::All(clauses) => clauses,
         };
         for clause in clauses {
-            let ok = match clause {
-                Clause::Or(list) => self.or(list, obj)?,
-                Clause::Nor(list) => !self.or(list, obj)?,
-                Clause::And(list) => self.and(list, obj)?,
-                Clause::Not(inner) => !self.cond(inner, obj)?,
-                Clause::Path(path, value) => self.value(value, &get_path(obj, path))?,
-            };
-            if !ok {
+            if !self.clause(clause, obj)? {
                 return Some(false);
             }
         }
         Some(true)
+    }
+
+    fn clause(&self, clause: &Clause, obj: &Json) -> Option<bool> {
+        match clause {
+            Clause::Or(list) => self.or(list, obj),
+            Clause::Nor(list) => Some(!self.or(list, obj)?),
+            Clause::And(list) => self.and(list, obj),
+            Clause::Not(inner) => Some(!self.cond(inner, obj)?),
+            Clause::Path(path, value) => self.value(value, &get_path(obj, path)),
+        }
     }
 
     fn or(&self, list: &List, obj: &Json) -> Option<bool> {
@@ -879,6 +956,10 @@ impl Cx<'_> {
             }
             Op::Regex { pattern, ci } => {
                 let input = js::to_string(self.h, actual);
+                // A bounded input bounds the work of any (checked) pattern.
+                if input.len() > MAX_REGEX_INPUT && input.chars().nth(MAX_REGEX_INPUT).is_some() {
+                    return Some(false);
+                }
                 self.h.is_match(pattern, *ci, &input).unwrap_or(false)
             }
             Op::Type(t) => {

@@ -1,0 +1,261 @@
+//! The one object that rule and audience conditions see.
+//!
+//! Why one documented object, built in one place: site owners write
+//! conditions against attribute names (`interests.running`, `cart.items`),
+//! so those names are an API. [`build`] makes exactly these, from the profile
+//! snapshot, the session, the page, the device, the local time and the
+//! consent choices; then the site's own attributes (`sillage.attributes`),
+//! which may not replace a built-in one; then `audiences`.
+//!
+//! | attribute | type | from |
+//! |---|---|---|
+//! | `stage` | string | profile `stage` (or `?sillage_stage`) |
+//! | `stageProbability.<stage>` | number 0..1 | profile `stageProbabilities` |
+//! | `interests.<topic>` | number 0..1 | profile `interests` |
+//! | `topInterests` | array of topics | profile `topInterests` |
+//! | `signals.<name>` | the signal's value | profile `signals.<name>.value` |
+//! | `channel` | channel group | the session's landing, else the profile's `lastTouch` |
+//! | `campaign.name/source/medium/term/content` | string | the session's landing |
+//! | `session.index/pageviews/duration` | number (duration in seconds) | the session |
+//! | `visitor.firstSeen` | epoch ms | profile `firstSeen` |
+//! | `visitor.visits` | number | profile `sessions` (at least the session index) |
+//! | `visitor.returning` | boolean | visits > 1 |
+//! | `page.url/path/query/referrerHost` | string (query without `?`) | the page |
+//! | `device` | `mobile`, `tablet` or `desktop` | the shell |
+//! | `time.hour` (0..23), `time.weekday` (0 = Sunday..6), `time.date` (`YYYY-MM-DD`) | local time | the shell |
+//! | `cart.items` (count), `cart.value`, `cart.categories` | | profile `cart` |
+//! | `consent.<purpose>` | boolean | consent choices |
+//! | `audiences` | array of names | the matched audiences |
+//!
+//! Absent inputs leave their attributes out (a condition then sees `null`).
+
+use crate::core::condition::JsHost;
+use crate::core::diag::{key_path, Diagnostic};
+use crate::core::json::Json;
+use crate::core::rules::Audiences;
+use crate::core::time::Millis;
+use crate::core::touchpoint::Campaign;
+
+/// The journey stages, in order.
+pub const STAGES: &[&str] = &[
+    "discovery",
+    "consideration",
+    "purchase",
+    "post_purchase",
+    "loyalty",
+];
+
+/// The built-in top-level attribute names; custom attributes cannot use them.
+pub const BUILT_IN: &[&str] = &[
+    "stage",
+    "stageProbability",
+    "interests",
+    "topInterests",
+    "signals",
+    "channel",
+    "campaign",
+    "session",
+    "visitor",
+    "page",
+    "device",
+    "time",
+    "cart",
+    "consent",
+    "audiences",
+];
+
+/// Most custom attributes kept.
+pub const MAX_CUSTOM: usize = 50;
+
+/// The current session.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionInfo<'a> {
+    /// 1 for the visitor's first session.
+    pub index: u32,
+    /// Page views in this session.
+    pub pageviews: u32,
+    /// When it started.
+    pub started: Millis,
+    /// Channel group of its landing touchpoint.
+    pub channel: Option<&'a str>,
+    /// Campaign of its landing touchpoint.
+    pub campaign: Option<&'a Campaign>,
+}
+
+/// Local time, as the shell reads it (`Date`'s getters).
+#[derive(Clone, Copy, Debug)]
+pub struct LocalTime<'a> {
+    /// 0..23
+    pub hour: u8,
+    /// 0 (Sunday) .. 6, as `Date#getDay`.
+    pub weekday: u8,
+    /// `YYYY-MM-DD`.
+    pub date: &'a str,
+}
+
+/// Everything [`build`] reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Inputs<'a> {
+    /// The profile snapshot (`sillage.profile()`'s object).
+    pub profile: &'a Json,
+    /// The current session.
+    pub session: Option<SessionInfo<'a>>,
+    /// The page URL.
+    pub page_url: &'a str,
+    /// `document.referrer`.
+    pub referrer: &'a str,
+    /// `mobile`, `tablet` or `desktop`.
+    pub device: &'a str,
+    /// Local time.
+    pub time: Option<LocalTime<'a>>,
+    /// Consent choices (`{"personalization": true, ...}`).
+    pub consent: &'a Json,
+    /// The site's attributes (`sillage.attributes({...})`).
+    pub custom: &'a Json,
+    /// A simulated stage (`?sillage_stage`, debug only).
+    pub stage: Option<&'a str>,
+    /// Now.
+    pub now: Millis,
+}
+
+fn copy(into: &mut Json, key: &str, v: Option<&Json>) {
+    if let Some(v) = v.filter(|v| !matches!(v, Json::Null)) {
+        into.set(key, v.clone());
+    }
+}
+
+/// Builds the attributes object. Problems with the custom attributes are
+/// pushed to `out` (paths `attributes.<name>`); they never stop the build.
+pub fn build(
+    inputs: &Inputs,
+    audiences: &Audiences,
+    host: &dyn JsHost,
+    out: &mut Vec<Diagnostic>,
+) -> Json {
+    let p = inputs.profile;
+    let mut a = Json::Obj(Vec::with_capacity(BUILT_IN.len() + 4));
+    match inputs.stage {
+        Some(stage) => {
+            a.set("stage", stage.into());
+            let probs = STAGES
+                .iter()
+                .map(|s| {
+                    (
+                        s.to_string(),
+                        Json::Num(if *s == stage { 1.0 } else { 0.0 }),
+                    )
+                })
+                .collect();
+            a.set("stageProbability", Json::Obj(probs));
+        }
+        None => {
+            copy(&mut a, "stage", p.get("stage"));
+            copy(&mut a, "stageProbability", p.get("stageProbabilities"));
+        }
+    }
+    copy(&mut a, "interests", p.get("interests"));
+    copy(&mut a, "topInterests", p.get("topInterests"));
+    if let Some(Json::Obj(signals)) = p.get("signals") {
+        let values = signals
+            .iter()
+            .map(|(k, v)| (k.clone(), v.get("value").cloned().unwrap_or(Json::Null)))
+            .collect();
+        a.set("signals", Json::Obj(values));
+    }
+    let session = inputs.session;
+    let channel = session
+        .and_then(|s| s.channel)
+        .or_else(|| p.get_path("lastTouch.channel").and_then(Json::as_str));
+    if let Some(c) = channel {
+        a.set("channel", c.into());
+    }
+    if let Some(c) = session.and_then(|s| s.campaign).and_then(Campaign::to_json) {
+        a.set("campaign", c);
+    }
+    let mut visits = p.get("sessions").and_then(Json::as_f64).unwrap_or(0.0);
+    if let Some(s) = session {
+        visits = visits.max(f64::from(s.index));
+        a.set(
+            "session",
+            Json::obj()
+                .with("index", f64::from(s.index))
+                .with("pageviews", f64::from(s.pageviews))
+                .with(
+                    "duration",
+                    ((inputs.now - s.started) / 1000.0).max(0.0).floor(),
+                ),
+        );
+    }
+    let mut visitor = Json::obj();
+    copy(&mut visitor, "firstSeen", p.get("firstSeen"));
+    a.set(
+        "visitor",
+        visitor
+            .with("visits", visits)
+            .with("returning", visits > 1.0),
+    );
+    let page = crate::core::url::parse(inputs.page_url).unwrap_or_default();
+    let referrer_host = crate::core::url::parse(inputs.referrer)
+        .map(|u| u.host.to_ascii_lowercase())
+        .unwrap_or_default();
+    a.set(
+        "page",
+        Json::obj()
+            .with("url", inputs.page_url)
+            .with("path", page.path)
+            .with("query", page.query)
+            .with("referrerHost", referrer_host),
+    );
+    a.set("device", inputs.device.into());
+    if let Some(t) = inputs.time {
+        a.set(
+            "time",
+            Json::obj()
+                .with("hour", f64::from(t.hour))
+                .with("weekday", f64::from(t.weekday))
+                .with("date", t.date),
+        );
+    }
+    if let Some(cart) = p.get("cart") {
+        let items = match cart.get("items") {
+            Some(Json::Arr(xs)) => xs.len() as f64,
+            Some(Json::Num(n)) => *n,
+            _ => 0.0,
+        };
+        let mut c = Json::obj().with("items", items);
+        copy(&mut c, "value", cart.get("value"));
+        copy(&mut c, "categories", cart.get("categories"));
+        a.set("cart", c);
+    }
+    if let Json::Obj(_) = inputs.consent {
+        a.set("consent", inputs.consent.clone());
+    }
+    match inputs.custom {
+        Json::Obj(m) => {
+            for (i, (k, v)) in m.iter().enumerate() {
+                let at = key_path("attributes", k);
+                if BUILT_IN.contains(&k.as_str()) {
+                    let mut msg = String::from("\"");
+                    msg.push_str(k);
+                    msg.push_str("\" is a built-in attribute and cannot be replaced");
+                    out.push(Diagnostic::new(at, msg));
+                } else if i >= MAX_CUSTOM {
+                    out.push(Diagnostic::new(
+                        at,
+                        "more than 50 custom attributes: ignored",
+                    ));
+                } else {
+                    a.set(k, v.clone());
+                }
+            }
+        }
+        Json::Null => {}
+        other => out.push(crate::core::diag::type_error(
+            "attributes",
+            "an object",
+            other,
+        )),
+    }
+    audiences.apply(&mut a, host);
+    a
+}
