@@ -66,7 +66,12 @@ const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch", "queue"];
 const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
 const QUEUE_KEYS: &[&str] = &["maxEvents", "maxBytes", "maxAgeDays"];
 
-fn check_keys(obj: &[(String, Json)], path: &str, known: &[&str], out: &mut Vec<Diagnostic>) {
+pub(crate) fn check_keys(
+    obj: &[(String, Json)],
+    path: &str,
+    known: &[&str],
+    out: &mut Vec<Diagnostic>,
+) {
     for (k, _) in obj {
         if !known.contains(&k.as_str()) {
             out.push(Diagnostic::unknown_key(path, k, known));
@@ -74,7 +79,7 @@ fn check_keys(obj: &[(String, Json)], path: &str, known: &[&str], out: &mut Vec<
     }
 }
 
-fn type_error(path: &str, want: &str, got: &Json) -> Diagnostic {
+pub(crate) fn type_error(path: &str, want: &str, got: &Json) -> Diagnostic {
     let mut m = String::from("must be ");
     m.push_str(want);
     m.push_str(", not ");
@@ -83,7 +88,7 @@ fn type_error(path: &str, want: &str, got: &Json) -> Diagnostic {
 }
 
 /// Reads a number in `[min, max]` at `obj.key`, or reports it and keeps `default`.
-fn number_in(
+pub(crate) fn number_in(
     obj: &Json,
     path: &str,
     key: &str,

@@ -12,6 +12,7 @@ pub mod engage;
 pub mod event;
 pub mod json;
 pub mod outbox;
+pub mod profile;
 pub mod time;
 pub mod topics;
 pub mod touchpoint;

@@ -35,6 +35,26 @@ pub fn normalize<'a>(raw: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     out
 }
 
+/// Topics from the category properties of a commerce event (Segment Spec):
+/// `category`, `categories` (a string or an array of strings) and each
+/// `products[].category`, normalised like page hints.
+pub fn from_properties(props: &Json) -> Vec<String> {
+    fn take<'a>(v: Option<&'a Json>, raw: &mut Vec<&'a str>) {
+        match v {
+            Some(Json::Str(s)) => raw.push(s),
+            Some(Json::Arr(items)) => raw.extend(items.iter().filter_map(Json::as_str)),
+            _ => {}
+        }
+    }
+    let mut raw = Vec::new();
+    take(props.get("category"), &mut raw);
+    take(props.get("categories"), &mut raw);
+    for p in props.get("products").and_then(Json::as_arr).unwrap_or(&[]) {
+        take(p.get("category"), &mut raw);
+    }
+    normalize(raw)
+}
+
 /// `topics[i]`: the topic a URL path pattern gives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopicRule {
