@@ -8,5 +8,6 @@ mod config;
 mod engage;
 mod events;
 mod outbox;
+mod profile;
 mod touchpoint;
 mod vocab;

@@ -718,6 +718,7 @@ impl Profile {
     /// Scores every signal that `o` matches, at `at`.
     fn fire(&mut self, o: &Occ, at: Millis) {
         let post = self.cfg.post_purchase_days * DAY;
+        let mut clears: Vec<Stage> = Vec::new();
         for (s, a) in self.model.signals.iter().zip(self.aggs.iter_mut()) {
             if !matches(&s.when, o, &self.event_times, at, post) {
                 continue;
@@ -737,6 +738,15 @@ impl Profile {
             };
             if due {
                 a.value.add(s.points, at, Self::half_life_ms(s));
+                clears.extend_from_slice(&s.clears);
+            }
+        }
+        for (s, a) in self.model.signals.iter().zip(self.aggs.iter_mut()) {
+            if clears.contains(&s.stage) {
+                a.value = Decaying {
+                    score: 0.0,
+                    upd: at.max(a.value.upd),
+                };
             }
         }
     }

@@ -175,6 +175,9 @@ pub struct Signal {
     pub min_count: u32,
     /// Count only the matches within this many days (with `min_count`).
     pub count_within_days: Option<f64>,
+    /// Stages whose points it wipes out when it fires: an order completes
+    /// the purchase, so `orderCompleted` clears `purchase`.
+    pub clears: Vec<Stage>,
 }
 
 /// The stage model: prior weights plus the signals.
@@ -206,7 +209,8 @@ macro_rules! content_pages {
 /// when)`. `when` is `;`-separated `key=value` conditions, values
 /// `|`-separated: `e` events, `p` path patterns, `t` topics, `c` channels,
 /// `f` first visit, `r` return within days, `i` intent, `s` since an event
-/// (within the post-purchase window), `n` minCount, `w` countWithinDays.
+/// (within the post-purchase window), `n` minCount, `w` countWithinDays, `x`
+/// the stages it clears.
 pub const DEFAULTS: &[(&str, Stage, f64, f64, &str, &str)] = {
     use Stage::*;
     &[
@@ -214,7 +218,7 @@ pub const DEFAULTS: &[(&str, Stage, f64, f64, &str, &str)] = {
         (
             "contentLanding",
             Discovery,
-            2.0,
+            3.0,
             7.0,
             "Landed on content from search or social",
             concat!(
@@ -242,8 +246,15 @@ pub const DEFAULTS: &[(&str, Stage, f64, f64, &str, &str)] = {
         ("couponApplied", Purchase, 2.0, 7.0, "Coupon Applied", "e=Coupon Applied"),
         ("quoteRequested", Purchase, 5.0, 14.0, "Quote Requested", "e=Quote Requested"),
         ("cartAbandoned", Purchase, 2.0, 7.0, "Cart abandoned", "i=cartAbandoned"),
-        ("orderCompleted", PostPurchase, 10.0, 10.0, "Order Completed", "e=Order Completed"),
-        ("signedUp", PostPurchase, 6.0, 14.0, "Signed Up", "e=Signed Up"),
+        (
+            "orderCompleted",
+            PostPurchase,
+            10.0,
+            10.0,
+            "Order Completed",
+            "e=Order Completed;x=purchase",
+        ),
+        ("signedUp", PostPurchase, 6.0, 14.0, "Signed Up", "e=Signed Up;x=purchase"),
         (
             "orderTracking",
             PostPurchase,
@@ -307,9 +318,9 @@ pub const DEFAULTS: &[(&str, Stage, f64, f64, &str, &str)] = {
     ]
 };
 
-fn when_from_table(spec: &str) -> (When, u32, Option<f64>) {
+fn from_table(spec: &str) -> (When, u32, Option<f64>, Vec<Stage>) {
     let mut w = When::default();
-    let (mut n, mut within) = (1, None);
+    let (mut n, mut within, mut clears) = (1, None, Vec::new());
     for part in spec.split(';') {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         let list = || v.split('|').map(str::to_string).collect::<Vec<_>>();
@@ -329,10 +340,11 @@ fn when_from_table(spec: &str) -> (When, u32, Option<f64>) {
             "i" => w.intent = Intent::from_name(v),
             "s" => w.since_event = Some((v.to_string(), None)),
             "n" => n = num() as u32,
+            "x" => clears = v.split('|').filter_map(Stage::from_name).collect(),
             _ => within = Some(num()),
         }
     }
-    (w, n, within)
+    (w, n, within, clears)
 }
 
 impl Default for StageModel {
@@ -343,7 +355,7 @@ impl Default for StageModel {
             signals: DEFAULTS
                 .iter()
                 .map(|&(id, stage, points, half_life_days, label, spec)| {
-                    let (when, min_count, count_within_days) = when_from_table(spec);
+                    let (when, min_count, count_within_days, clears) = from_table(spec);
                     Signal {
                         id: id.to_string(),
                         label: label.to_string(),
@@ -353,6 +365,7 @@ impl Default for StageModel {
                         when,
                         min_count,
                         count_within_days,
+                        clears,
                     }
                 })
                 .collect(),
@@ -370,6 +383,7 @@ const SIGNAL_KEYS: &[&str] = &[
     "when",
     "minCount",
     "countWithinDays",
+    "clears",
 ];
 const WHEN_KEYS: &[&str] = &[
     "event",
@@ -647,6 +661,22 @@ fn parse_signal(
         None => base.and_then(|b| b.count_within_days),
         Some(_) => Some(positive(v, path, "countWithinDays", 30.0, out)),
     };
+    let clears = match v.get("clears") {
+        None => base.map(|b| b.clears.clone()).unwrap_or_default(),
+        Some(c) => {
+            let mut stages = Vec::new();
+            let mut known = |s: &str, p: &str, out: &mut Vec<Diagnostic>| {
+                let st = Stage::from_name(s.trim());
+                match st {
+                    Some(st) => stages.push(st),
+                    None => out.push(Diagnostic::new(p, unknown("stage", s, &STAGES))),
+                }
+                st.is_some()
+            };
+            strings(c, &at("clears"), out, &mut known)?;
+            stages
+        }
+    };
     let (Some(stage), Some(when), false) = (stage, when, points.is_nan()) else {
         return None;
     };
@@ -661,6 +691,7 @@ fn parse_signal(
         when,
         min_count: min_count.max(1),
         count_within_days,
+        clears,
     })
 }
 
