@@ -719,10 +719,18 @@ impl Profile {
     fn fire(&mut self, o: &Occ, at: Millis) {
         let post = self.cfg.post_purchase_days * DAY;
         let mut clears: Vec<Stage> = Vec::new();
-        for (s, a) in self.model.signals.iter().zip(self.aggs.iter_mut()) {
+        let mut fired = Vec::new();
+        for (i, (s, a)) in self
+            .model
+            .signals
+            .iter()
+            .zip(self.aggs.iter_mut())
+            .enumerate()
+        {
             if !matches(&s.when, o, &self.event_times, at, post) {
                 continue;
             }
+            fired.push(i);
             a.count = a.count.saturating_add(1);
             a.last = a.last.max(at);
             let min = s.min_count as usize;
@@ -741,8 +749,14 @@ impl Profile {
                 clears.extend_from_slice(&s.clears);
             }
         }
-        for (s, a) in self.model.signals.iter().zip(self.aggs.iter_mut()) {
-            if clears.contains(&s.stage) {
+        for (i, (s, a)) in self
+            .model
+            .signals
+            .iter()
+            .zip(self.aggs.iter_mut())
+            .enumerate()
+        {
+            if clears.contains(&s.stage) && !fired.contains(&i) {
                 a.value = Decaying {
                     score: 0.0,
                     upd: at.max(a.value.upd),

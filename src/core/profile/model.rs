@@ -175,8 +175,9 @@ pub struct Signal {
     pub min_count: u32,
     /// Count only the matches within this many days (with `min_count`).
     pub count_within_days: Option<f64>,
-    /// Stages whose points it wipes out when it fires: an order completes
-    /// the purchase, so `orderCompleted` clears `purchase`.
+    /// Stages whose points it wipes out when it fires (except the signals
+    /// firing on the same event): an order completes the purchase and the
+    /// consideration that led to it, so `orderCompleted` clears both.
     pub clears: Vec<Stage>,
 }
 
@@ -252,9 +253,16 @@ pub const DEFAULTS: &[(&str, Stage, f64, f64, &str, &str)] = {
             10.0,
             10.0,
             "Order Completed",
-            "e=Order Completed;x=purchase",
+            "e=Order Completed;x=consideration|purchase",
         ),
-        ("signedUp", PostPurchase, 6.0, 14.0, "Signed Up", "e=Signed Up;x=purchase"),
+        (
+            "signedUp",
+            PostPurchase,
+            8.0,
+            14.0,
+            "Signed Up",
+            "e=Signed Up;x=consideration|purchase",
+        ),
         (
             "orderTracking",
             PostPurchase,
