@@ -101,7 +101,10 @@ pub(crate) fn number_in(
         Some(Json::Num(n)) if *n >= min && *n <= max => *n,
         Some(v) => {
             let mut want = String::from("a number from ");
-            crate::core::diag::push_usize(&mut want, min as usize);
+            if min < 0.0 {
+                want.push('-');
+            }
+            crate::core::diag::push_usize(&mut want, min.abs() as usize);
             want.push_str(" to ");
             crate::core::diag::push_usize(&mut want, max as usize);
             out.push(type_error(&key_path(path, key), &want, v));
