@@ -718,8 +718,8 @@ impl Profile {
     /// Scores every signal that `o` matches, at `at`.
     fn fire(&mut self, o: &Occ, at: Millis) {
         let post = self.cfg.post_purchase_days * DAY;
-        let mut clears: Vec<Stage> = Vec::new();
-        let mut fired = Vec::new();
+        // Bit sets: at most 64 signals (`model::MAX_SIGNALS`), 5 stages.
+        let (mut clears, mut fired) = (0u8, 0u64);
         for (i, (s, a)) in self
             .model
             .signals
@@ -730,7 +730,7 @@ impl Profile {
             if !matches(&s.when, o, &self.event_times, at, post) {
                 continue;
             }
-            fired.push(i);
+            fired |= 1 << (i % 64);
             a.count = a.count.saturating_add(1);
             a.last = a.last.max(at);
             let min = s.min_count as usize;
@@ -746,7 +746,7 @@ impl Profile {
             };
             if due {
                 a.value.add(s.points, at, Self::half_life_ms(s));
-                clears.extend_from_slice(&s.clears);
+                clears |= s.clears.iter().fold(0, |m, st| m | 1 << *st as u8);
             }
         }
         for (i, (s, a)) in self
@@ -756,7 +756,7 @@ impl Profile {
             .zip(self.aggs.iter_mut())
             .enumerate()
         {
-            if clears.contains(&s.stage) && !fired.contains(&i) {
+            if clears & 1 << s.stage as u8 != 0 && fired & 1 << (i % 64) == 0 {
                 a.value = Decaying {
                     score: 0.0,
                     upd: at.max(a.value.upd),
@@ -765,23 +765,24 @@ impl Profile {
         }
     }
 
-    fn set_intent(&mut self, i: Intent, value: bool, at: Millis) {
+    /// Sets an intent signal; true when it turned true (and fired signals).
+    fn set_intent(&mut self, i: Intent, value: bool, at: Millis) -> bool {
         let f = &mut self.intents[i as usize];
-        if f.value != value {
-            *f = Flag {
-                value,
-                at: Some(at),
-            };
-            if value {
-                self.fire(
-                    &Occ {
-                        intent: Some(i),
-                        ..Occ::default()
-                    },
-                    at,
-                );
-            }
+        if f.value == value {
+            return false;
         }
+        *f = Flag {
+            value,
+            at: Some(at),
+        };
+        if value {
+            let occ = Occ {
+                intent: Some(i),
+                ..Occ::default()
+            };
+            self.fire(&occ, at);
+        }
+        value
     }
 
     fn add_interest(&mut self, topics: &[String], w: f64, now: Millis) {
@@ -918,10 +919,12 @@ impl Profile {
 
     /// Updates `highIntent` and the announced stage.
     fn settle(&mut self, now: Millis) {
-        let p = self.probabilities(now);
+        let mut p = self.probabilities(now);
         let high = p[Stage::Purchase as usize] >= self.cfg.intents.high_intent;
-        self.set_intent(Intent::HighIntent, high, now);
-        let stage = self.scores(now).stage;
+        if self.set_intent(Intent::HighIntent, high, now) {
+            p = self.probabilities(now);
+        }
+        let stage = self.likely(&p);
         if self.announced != Some(stage) {
             let from = self.change.take().map_or(self.announced, |c| c.from);
             self.announced = Some(stage);
@@ -961,14 +964,19 @@ impl Profile {
         s.map(|x| x / total)
     }
 
+    /// The most probable stage, unless the announced one is within the margin.
+    fn likely(&self, p: &[f64; 5]) -> Stage {
+        let best = (0..5).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+        match self.announced {
+            Some(a) if p[a as usize] + self.cfg.stage_margin >= p[best] => a,
+            _ => Stage::ALL[best],
+        }
+    }
+
     /// Stage probabilities, the likely stage and the confidence at `now`.
     pub fn scores(&self, now: Millis) -> StageScores {
         let p = self.probabilities(now);
-        let best = (0..5).fold(0, |b, i| if p[i] > p[b] { i } else { b });
-        let stage = match self.announced {
-            Some(a) if p[a as usize] + self.cfg.stage_margin >= p[best] => a,
-            _ => Stage::ALL[best],
-        };
+        let stage = self.likely(&p);
         let other = (0..5)
             .filter(|i| *i != stage as usize)
             .fold(0.0, |m: f64, i| m.max(p[i]));
