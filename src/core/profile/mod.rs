@@ -73,9 +73,48 @@ struct Decaying {
 
 fn decay(v: f64, elapsed: f64, half_life_ms: f64) -> f64 {
     if elapsed > 0.0 {
-        v * (-elapsed / half_life_ms).exp2()
+        v * pow2(-elapsed / half_life_ms)
     } else {
         v
+    }
+}
+
+/// `2^x`, without libm's `exp2` and its 4 KB table in the wasm, and the
+/// same on every platform: `x = n + f` with `f` in `[0, 1)`, `2^f = e^(f ln
+/// 2)` by its Taylor series to the 13th term (relative error below 1e-12),
+/// `2^n` from the exponent bits.
+pub fn pow2(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    if x >= 1024.0 {
+        return f64::INFINITY;
+    }
+    if x < -1074.0 {
+        return 0.0;
+    }
+    let n = x.floor();
+    let f = (x - n) * core::f64::consts::LN_2;
+    let mut p = 1.0;
+    for k in (1..=13).rev() {
+        p = 1.0 + p * f / f64::from(k);
+    }
+    // 2^n in two factors, so subnormal results come out right.
+    let half = (n / 2.0).floor();
+    let bits = |e: f64| f64::from_bits(((e + 1023.0) as u64) << 52);
+    p * bits(half) * bits(n - half)
+}
+
+/// Sorts `v` so that `before(a, b)` holds for neighbours where it matters:
+/// an insertion sort, for the short lists here (the standard sorts cost
+/// about 2 KB of wasm per element type).
+fn sort_by(v: &mut [(usize, f64)], before: impl Fn(&(usize, f64), &(usize, f64)) -> bool) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && before(&v[j], &v[j - 1]) {
+            v.swap(j, j - 1);
+            j -= 1;
+        }
     }
 }
 
@@ -820,7 +859,7 @@ impl Profile {
     fn interest_value(&self, i: &Interest, now: Millis) -> f64 {
         i.explicit.unwrap_or_else(|| {
             let units = i.inferred.at(now, self.cfg.interest_half_life_days * DAY);
-            1.0 - (-units.max(0.0) / INTEREST_SCALE).exp()
+            1.0 - pow2(-units.max(0.0) / INTEREST_SCALE * core::f64::consts::LOG2_E)
         })
     }
 
@@ -995,16 +1034,13 @@ impl Profile {
             .enumerate()
             .filter(|(_, w)| w.abs() >= 0.05)
             .collect();
+        // The stage's own signals first, then by weight; ties keep the
+        // model's order (the sort is stable).
         let key = |&(i, w): &(usize, f64)| {
             let mine = self.model.signals.get(i).is_some_and(|s| s.stage == stage);
-            (!mine, -w.abs())
+            w.abs() + if mine { 1e12 } else { 0.0 }
         };
-        r.sort_unstable_by(|a, b| {
-            let (ka, kb) = (key(a), key(b));
-            ka.0.cmp(&kb.0)
-                .then(ka.1.total_cmp(&kb.1))
-                .then(a.0.cmp(&b.0))
-        });
+        sort_by(&mut r, |a, b| key(a) > key(b));
         r.iter()
             .take(n)
             .filter_map(|&(i, w)| {
@@ -1031,16 +1067,16 @@ impl Profile {
         for (name, p) in STAGES.iter().zip(sc.probabilities) {
             probs.set(name, p.into());
         }
-        let mut interests: Vec<(&str, f64)> = self
-            .interests
-            .iter()
-            .map(|i| {
-                let v = (self.interest_value(i, now) * 1000.0).round() / 1000.0;
-                (i.topic.as_str(), v)
-            })
+        let mut order: Vec<(usize, f64)> = (self.interests.iter())
+            .map(|i| (self.interest_value(i, now) * 1000.0).round() / 1000.0)
+            .enumerate()
             .filter(|(_, v)| *v >= MIN_INTEREST)
             .collect();
-        interests.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+        let topic = |i: usize| self.interests.get(i).map_or("", |x| x.topic.as_str());
+        sort_by(&mut order, |a, b| {
+            a.1 > b.1 || a.1 == b.1 && topic(a.0) < topic(b.0)
+        });
+        let interests: Vec<(&str, f64)> = order.iter().map(|&(i, v)| (topic(i), v)).collect();
         let top: Vec<Json> = interests
             .iter()
             .take(self.cfg.top_k)
@@ -1205,4 +1241,38 @@ fn reason_text(label: &str, count: u32, age: f64, w: f64, stage: Stage) -> Strin
     t.push(' ');
     t.push_str(stage.as_str());
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pow2_matches_libm() {
+        let mut x = -1100.0;
+        while x < 1030.0 {
+            let (got, want) = (pow2(x), x.exp2());
+            let err = if want.is_infinite() {
+                if got == want {
+                    0.0
+                } else {
+                    1.0
+                }
+            } else if want == 0.0 {
+                got.abs()
+            } else {
+                ((got - want) / want).abs()
+            };
+            assert!(
+                err < 1e-12 || want < 1e-300 && (got - want).abs() < 1e-310,
+                "{x}: {got} vs {want}"
+            );
+            x += 0.37;
+        }
+        assert_eq!(pow2(0.0), 1.0);
+        assert_eq!(pow2(-1.0), 0.5);
+        assert_eq!(pow2(10.0), 1024.0);
+        assert!(pow2(f64::NAN).is_nan());
+        assert_eq!(pow2(f64::NEG_INFINITY), 0.0);
+    }
 }

@@ -17,8 +17,6 @@
 //! adds `fn v1_to_v2` to [`MIGRATIONS`], and a v1 document is brought up to
 //! date before it is read.
 
-use std::collections::VecDeque;
-
 use super::*;
 use crate::core::diag::{key_path, Diagnostic};
 
@@ -80,6 +78,15 @@ fn opt_text(v: Option<&Json>, max: usize) -> Option<Option<String>> {
 
 fn items(v: Option<&Json>) -> Option<&[Json]> {
     v?.as_arr()
+}
+
+/// An array of strings, normalised as topics.
+fn strings(v: Option<&Json>) -> Option<Vec<String>> {
+    let raw = items(v)?
+        .iter()
+        .map(Json::as_str)
+        .collect::<Option<Vec<_>>>()?;
+    Some(topics::normalize(raw))
 }
 
 /// Brings a stored document to the current version with `migrations`, or
@@ -285,9 +292,7 @@ impl Profile {
         p.read_counts(&doc, &mut out);
         for (key, read) in PARTS {
             let part = doc.get(key).unwrap_or(&Json::Null);
-            let before = p.clone();
             if read(&mut p, part).is_none() {
-                p = before;
                 out.push(Diagnostic::new(
                     key_path("profile", key),
                     "unreadable, reset",
@@ -297,17 +302,18 @@ impl Profile {
         (p, out)
     }
 
+    // Each reader parses its whole part before it assigns anything, so a
+    // part that fails half-way leaves the fresh profile's defaults.
+
     fn read_seen(&mut self, v: &Json) -> Option<()> {
         let a = items(Some(v))?;
-        self.first_seen = opt_n(a.first())?;
-        self.last_seen = opt_n(a.get(1))?;
+        (self.first_seen, self.last_seen) = (opt_n(a.first())?, opt_n(a.get(1))?);
         Some(())
     }
 
     fn read_sessions(&mut self, v: &Json) -> Option<()> {
         let a = items(Some(v))?;
-        self.sessions = count(a.first())?;
-        self.session_start = opt_n(a.get(1))?;
+        (self.sessions, self.session_start) = (count(a.first())?, opt_n(a.get(1))?);
         Some(())
     }
 
@@ -318,6 +324,7 @@ impl Profile {
     }
 
     fn read_signals(&mut self, v: &Json) -> Option<()> {
+        let mut aggs = vec![Agg::default(); self.model.signals.len()];
         for (id, a) in v.as_obj()? {
             let a = items(Some(a))?;
             let Some(i) = self.model.signals.iter().position(|s| s.id == *id) else {
@@ -325,7 +332,7 @@ impl Profile {
             };
             let min = self.model.signals.get(i)?.min_count as usize;
             let times = a.get(4..).unwrap_or(&[]);
-            let agg = Agg {
+            *aggs.get_mut(i)? = Agg {
                 value: Decaying {
                     score: n(a.first()).filter(|x| x.abs() <= 1e15)? / 1e6,
                     upd: n(a.get(1))?,
@@ -338,66 +345,69 @@ impl Profile {
                     .map(|t| n(Some(t)))
                     .collect::<Option<_>>()?,
             };
-            *self.aggs.get_mut(i)? = agg;
         }
+        self.aggs = aggs;
         Some(())
     }
 
     fn read_events(&mut self, v: &Json) -> Option<()> {
-        for e in items(Some(v))?.iter().take(model::MAX_SIGNALS) {
-            let e = items(Some(e))?;
-            self.event_times
-                .push((text(e.first(), MAX_NAME)?, n(e.get(1))?));
-        }
+        self.event_times = items(Some(v))?
+            .iter()
+            .take(model::MAX_SIGNALS)
+            .map(|e| {
+                let e = items(Some(e))?;
+                Some((text(e.first(), MAX_NAME)?, n(e.get(1))?))
+            })
+            .collect::<Option<_>>()?;
         Some(())
     }
 
     fn read_intents(&mut self, v: &Json) -> Option<()> {
+        let mut flags = [Flag::default(); 7];
         for (name, f) in v.as_obj()? {
             let f = items(Some(f))?;
-            let i = Intent::from_name(name)?;
-            self.intents[i as usize] = Flag {
+            flags[Intent::from_name(name)? as usize] = Flag {
                 value: f.first()?.as_bool()?,
                 at: Some(n(f.get(1))?),
             };
         }
+        self.intents = flags;
         Some(())
     }
 
     fn read_timers(&mut self, v: &Json) -> Option<()> {
         let a = items(Some(v))?;
-        self.cart_at = opt_n(a.first())?;
-        self.quote_at = opt_n(a.get(1))?;
+        (self.cart_at, self.quote_at) = (opt_n(a.first())?, opt_n(a.get(1))?);
         Some(())
     }
 
     fn read_session(&mut self, v: &Json) -> Option<()> {
         let a = items(Some(v))?;
-        self.searches = count(a.first())?;
-        self.rage = count(a.get(1))?;
-        self.support_ms = n(a.get(2))?;
+        (self.searches, self.rage, self.support_ms) =
+            (count(a.first())?, count(a.get(1))?, n(a.get(2))?);
         Some(())
     }
 
     fn read_interests(&mut self, v: &Json) -> Option<()> {
+        let mut kept: Vec<Interest> = Vec::new();
         for i in items(Some(v))? {
             let i = items(Some(i))?;
             let topic = topics::normalize([i.first()?.as_str()?])
                 .into_iter()
                 .next()?;
-            let explicit = opt_n(i.get(3))?.map(|x| micro((x / 1e6).clamp(0.0, 1.0)));
-            if self.interests.iter().any(|x| x.topic == topic) {
+            if kept.iter().any(|x| x.topic == topic) {
                 return None;
             }
-            self.interests.push(Interest {
+            kept.push(Interest {
                 topic,
                 inferred: Decaying {
                     score: n(i.get(1)).filter(|x| x.abs() <= 1e15)? / 1e6,
                     upd: n(i.get(2))?,
                 },
-                explicit,
+                explicit: opt_n(i.get(3))?.map(|x| micro((x / 1e6).clamp(0.0, 1.0))),
             });
         }
+        self.interests = kept;
         let now = self.last_seen.unwrap_or(0.0);
         while self.interests.len() > self.cfg.max_interests {
             let w = self.weakest_interest(now)?;
@@ -407,17 +417,23 @@ impl Profile {
     }
 
     fn read_cart(&mut self, v: &Json) -> Option<()> {
-        self.cart.currency = opt_text(v.get("currency"), MAX_NAME)?;
-        for l in items(v.get("products"))?.iter().take(MAX_CART_LINES) {
-            let line = CartLine {
-                id: text(l.get("id"), MAX_NAME)?,
-                name: opt_text(l.get("name"), MAX_NAME)?,
-                category: opt_text(l.get("category"), topics::MAX_TOPIC_LEN)?,
-                price: opt_n(Some(l.get("price").unwrap_or(&Json::Null)))?,
-                quantity: n(l.get("quantity")).filter(|q| *q > 0.0)?,
-            };
-            self.cart.lines.push(line);
-        }
+        let lines = items(v.get("products"))?
+            .iter()
+            .take(MAX_CART_LINES)
+            .map(|l| {
+                Some(CartLine {
+                    id: text(l.get("id"), MAX_NAME)?,
+                    name: opt_text(l.get("name"), MAX_NAME)?,
+                    category: opt_text(l.get("category"), topics::MAX_TOPIC_LEN)?,
+                    price: opt_n(Some(l.get("price").unwrap_or(&Json::Null)))?,
+                    quantity: n(l.get("quantity")).filter(|q| *q > 0.0)?,
+                })
+            })
+            .collect::<Option<_>>()?;
+        self.cart = Cart {
+            lines,
+            currency: opt_text(v.get("currency"), MAX_NAME)?,
+        };
         Some(())
     }
 
@@ -429,12 +445,7 @@ impl Profile {
                 value: n(o.get("value"))?,
                 currency: opt_text(o.get("currency"), MAX_NAME)?,
                 items: n(o.get("items"))?,
-                categories: topics::normalize(
-                    items(o.get("categories"))?
-                        .iter()
-                        .map(Json::as_str)
-                        .collect::<Option<Vec<_>>>()?,
-                ),
+                categories: strings(o.get("categories"))?,
                 at: n(o.get("at"))?,
                 refunded: o.get("refunded")?.as_bool()?,
             }),
@@ -444,32 +455,27 @@ impl Profile {
 
     fn read_page(&mut self, v: &Json) -> Option<()> {
         let a = items(Some(v))?;
-        self.page_path = text(a.first(), 2000)?;
-        self.page_topics = topics::normalize(
-            items(a.get(1))?
-                .iter()
-                .map(Json::as_str)
-                .collect::<Option<Vec<_>>>()?,
-        );
+        (self.page_path, self.page_topics) = (text(a.first(), 2000)?, strings(a.get(1))?);
         Some(())
     }
 
     fn read_recent(&mut self, v: &Json) -> Option<()> {
         let all = items(Some(v))?;
         let keep = all.len().saturating_sub(self.cfg.recent_max);
-        let mut recent = VecDeque::with_capacity(all.len() - keep);
-        for r in all.get(keep..)? {
-            let r = items(Some(r))?;
-            let name = r.get(1)?.as_str()?;
-            let kind = RECENT_KINDS.iter().position(|k| *k == name)?;
-            recent.push_back(Recent {
-                at: n(r.first())?,
-                kind: kind as u8,
-                name: text(r.get(2), MAX_NAME)?,
-                channel: opt_text(r.get(3), MAX_NAME)?,
-            });
-        }
-        self.recent = recent;
+        self.recent = all
+            .get(keep..)?
+            .iter()
+            .map(|r| {
+                let r = items(Some(r))?;
+                let kind = r.get(1)?.as_str()?;
+                Some(Recent {
+                    at: n(r.first())?,
+                    kind: RECENT_KINDS.iter().position(|k| *k == kind)? as u8,
+                    name: text(r.get(2), MAX_NAME)?,
+                    channel: opt_text(r.get(3), MAX_NAME)?,
+                })
+            })
+            .collect::<Option<_>>()?;
         Some(())
     }
 
