@@ -21,6 +21,7 @@ use sillage::core::profile::settings::{parse_profile, ProfileConfig};
 use sillage::core::profile::{push_age, push_points, Profile, MAX_STORAGE_BYTES};
 use sillage::core::topics;
 use sillage::core::touchpoint::{classify, session_on, ChannelConfig, Session, SESSION_TIMEOUT_MS};
+use sillage::core::vocab;
 
 /// 2026-03-02T09:00:00Z, a Monday.
 const T0: f64 = 1_772_442_000_000.0;
@@ -417,29 +418,22 @@ impl Rng {
     }
 }
 
-const EVENTS: &[&str] = &[
-    "Products Searched",
-    "Product List Viewed",
-    "Product Viewed",
-    "Product Added",
-    "Product Removed",
-    "Cart Viewed",
-    "Checkout Started",
-    "Order Completed",
-    "Order Refunded",
-    "Product Reviewed",
-    "Coupon Applied",
-    "Quote Requested",
-    "Signed Up",
-    "Newsletter Subscribed",
-    "Support Contacted",
-    "Survey Answered",
-    "Rage Click",
-    "Outbound Link Clicked",
-    "File Downloaded",
-    "Product Shared",
-    "Something Else",
-];
+/// The vocabulary, the capture events, sharing, and one name of the site's own.
+fn event_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = vocab::COMMERCE_EVENTS
+        .iter()
+        .chain(vocab::LEAD_EVENTS)
+        .copied()
+        .collect();
+    names.extend([
+        "Rage Click",
+        "Outbound Link Clicked",
+        "File Downloaded",
+        "Product Shared",
+        "Something Else",
+    ]);
+    names
+}
 const PATHS: &[&str] = &[
     "/",
     "/blog/a",
@@ -515,7 +509,7 @@ fn random_step(rng: &mut Rng, shell: &mut Shell, p: &mut Profile) {
         let name = if rng.below(30) == 0 {
             rng.word(200)
         } else {
-            rng.pick(EVENTS).to_string()
+            rng.pick(&event_names()).to_string()
         };
         shell.track(&name, &props, (!topics.is_empty()).then_some(&topics[..]))
     } else if r < 990 {
@@ -948,22 +942,27 @@ fn storage_is_bounded_by_dropping_recent_touchpoints_then_interests() {
     let long = |i: usize| format!("/{}/{i}", "x".repeat(70));
     // A long history of long paths and many long topics: the ring buffer
     // gives way, the interests stay.
-    let mut shell = Shell::new("https://shop.example");
+    // 400 page views, each with a 76-char path and ten 32-char topics out
+    // of 64.
+    let fill = |p: &mut Profile| {
+        let mut shell = Shell::new("https://shop.example");
+        for i in 0..400 {
+            shell.now += 60_000.0;
+            let topics: Vec<String> = (0..10)
+                .map(|j| format!("{:0>32}", (i * 10 + j) % 64))
+                .collect();
+            let t: Vec<&str> = topics.iter().map(String::as_str).collect();
+            p.apply(&to_json(&shell.page(&long(i), None, &t)), shell.now);
+        }
+        shell.now
+    };
     let mut p = Profile::new(StageModel::default(), ProfileConfig::default());
-    for i in 0..400 {
-        shell.now += 60_000.0;
-        let topics: Vec<String> = (0..10)
-            .map(|j| format!("{:0>32}", (i * 10 + j) % 64))
-            .collect();
-        let t: Vec<&str> = topics.iter().map(String::as_str).collect();
-        let ev = shell.page(&long(i), None, &t);
-        p.apply(&to_json(&ev), shell.now);
-    }
-    let before = to_value(&p.snapshot(shell.now));
+    let now = fill(&mut p);
+    let before = to_value(&p.snapshot(now));
     assert_eq!(before["recent"].as_array().unwrap().len(), 200);
     assert_eq!(before["interests"].as_object().unwrap().len(), 64);
     let text = serde_json::to_string(&to_value(&p.to_storage())).unwrap();
-    let after = to_value(&p.snapshot(shell.now));
+    let after = to_value(&p.snapshot(now));
     let kept = after["recent"].as_array().unwrap().len();
     assert!(text.len() <= MAX_STORAGE_BYTES, "{} bytes", text.len());
     assert!(
@@ -991,25 +990,17 @@ fn storage_is_bounded_by_dropping_recent_touchpoints_then_interests() {
         &[],
     );
     let mut p = Profile::new(model.clone(), cfg.clone());
-    let mut shell = Shell::new("https://shop.example");
-    for i in 0..400 {
-        shell.now += 60_000.0;
-        let topics: Vec<String> = (0..10)
-            .map(|j| format!("{:0>32}", (i * 10 + j) % 64))
-            .collect();
-        let t: Vec<&str> = topics.iter().map(String::as_str).collect();
-        p.apply(&to_json(&shell.page(&long(i), None, &t)), shell.now);
-    }
+    let now = fill(&mut p);
     let stored = to_value(&p.to_storage());
     let text = serde_json::to_string(&stored).unwrap();
-    let after = to_value(&p.snapshot(shell.now));
+    let after = to_value(&p.snapshot(now));
     assert!(text.len() <= MAX_STORAGE_BYTES, "{} bytes", text.len());
     assert_eq!(after["recent"].as_array().unwrap().len(), 0);
     let n = after["interests"].as_object().unwrap().len();
     assert!((1..64).contains(&n), "kept {n} interests");
     let (q, diags) = Profile::from_storage(&to_json(&stored), model, cfg);
     assert!(diags.is_empty());
-    assert_eq!(to_value(&q.snapshot(shell.now)), after);
+    assert_eq!(to_value(&q.snapshot(now)), after);
 }
 
 #[test]

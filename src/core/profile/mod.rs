@@ -788,14 +788,12 @@ impl Profile {
                 clears |= s.clears.iter().fold(0, |m, st| m | 1 << *st as u8);
             }
         }
-        for (i, (s, a)) in self
-            .model
-            .signals
-            .iter()
-            .zip(self.aggs.iter_mut())
-            .enumerate()
-        {
-            if clears & 1 << s.stage as u8 != 0 && fired & 1 << (i % 64) == 0 {
+        if clears == 0 {
+            return;
+        }
+        for (i, a) in self.aggs.iter_mut().enumerate() {
+            let stage = self.model.signals.get(i).map_or(0, |s| s.stage as u8);
+            if clears & 1 << stage != 0 && fired & 1 << (i % 64) == 0 {
                 a.value = Decaying {
                     score: 0.0,
                     upd: at.max(a.value.upd),

@@ -62,10 +62,7 @@ impl Stage {
 
     /// The stage with this name.
     pub fn from_name(name: &str) -> Option<Stage> {
-        STAGES
-            .iter()
-            .position(|s| *s == name)
-            .and_then(|i| Stage::ALL.get(i).copied())
+        by_name(&STAGES, &Stage::ALL, name)
     }
 }
 
@@ -119,10 +116,7 @@ impl Intent {
 
     /// The intent with this name.
     pub fn from_name(name: &str) -> Option<Intent> {
-        INTENTS
-            .iter()
-            .position(|s| *s == name)
-            .and_then(|i| Intent::ALL.get(i).copied())
+        by_name(&INTENTS, &Intent::ALL, name)
     }
 }
 
@@ -196,6 +190,12 @@ pub const MAX_SIGNALS: usize = 64;
 pub const MAX_MIN_COUNT: u32 = 10;
 /// Longest signal id or label kept, in chars.
 pub const MAX_ID_LEN: usize = 40;
+
+/// The item of `all` whose name (same index in `names`) is `name`.
+fn by_name<T: Copy>(names: &[&str], all: &[T], name: &str) -> Option<T> {
+    let i = names.iter().position(|s| *s == name)?;
+    all.get(i).copied()
+}
 
 /// The built-in priors: a visitor nobody knows anything about is discovering.
 pub const DEFAULT_PRIOR: [f64; 5] = [1.0, 0.5, 0.25, 0.1, 0.1];
