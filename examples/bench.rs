@@ -163,7 +163,7 @@ fn main() {
 
 /// 10,000 events as the tracker builds them: page views (a landing per
 /// session), Page Engaged, commerce events, over about 100 days.
-fn profile_events() -> Vec<(Json, f64)> {
+fn profile_events(topics: u32) -> Vec<(Json, f64)> {
     let cfg = ChannelConfig::default();
     let mut session: Option<Session> = None;
     let (mut now, mut out) = (1_772_442_000_000.0, Vec::new());
@@ -188,7 +188,7 @@ fn profile_events() -> Vec<(Json, f64)> {
         } else {
             45_000.0
         };
-        let topic = format!("topic {}", i % 97);
+        let topic = format!("topic {}", i % topics);
         let (url, referrer) = match step {
             "landing" => (
                 "https://shop.example/blog/post?utm_source=news&utm_medium=email",
@@ -252,36 +252,44 @@ fn profile_events() -> Vec<(Json, f64)> {
 }
 
 fn bench_profile() {
-    let events = profile_events();
-    let mut p = Profile::new(StageModel::default(), ProfileConfig::default());
-    let t0 = Instant::now();
-    for (ev, now) in &events {
-        p.apply(ev, *now);
-        while p.poll_change().is_some() {}
+    for (topics, what) in [
+        (40, "40 topics in turn"),
+        (
+            97,
+            "97 topics in turn, so most events evict the weakest of 64",
+        ),
+    ] {
+        let events = profile_events(topics);
+        let mut p = Profile::new(StageModel::default(), ProfileConfig::default());
+        let t0 = Instant::now();
+        for (ev, now) in &events {
+            p.apply(ev, *now);
+            while p.poll_change().is_some() {}
+        }
+        let per = t0.elapsed().as_secs_f64() * 1e6 / events.len() as f64;
+        println!(
+            "native: profile apply() (default model, 35 signals, {what}): {per:.2} us/event over {} events",
+            events.len()
+        );
+        let now = events.last().map_or(0.0, |e| e.1);
+        let n = 1_000;
+        let t0 = Instant::now();
+        for i in 0..n {
+            std::hint::black_box(p.snapshot(now + f64::from(i)));
+        }
+        println!(
+            "native: profile snapshot(): {:.2} us",
+            t0.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        );
+        let t0 = Instant::now();
+        let stored = p.to_storage();
+        let took = t0.elapsed().as_secs_f64() * 1e6;
+        let text = Enc.encode(&stored);
+        println!(
+            "native: profile to_storage() after 10,000 events: {took:.0} us, {} bytes of JSON \
+             (cap 16,384); snapshot {} bytes",
+            text.len(),
+            Enc.encode(&p.snapshot(now)).len()
+        );
     }
-    let per = t0.elapsed().as_secs_f64() * 1e6 / events.len() as f64;
-    println!(
-        "native: profile apply() (default model, 35 signals): {per:.2} us/event over {} events",
-        events.len()
-    );
-    let now = events.last().map_or(0.0, |e| e.1);
-    let n = 1_000;
-    let t0 = Instant::now();
-    for i in 0..n {
-        std::hint::black_box(p.snapshot(now + f64::from(i)));
-    }
-    println!(
-        "native: profile snapshot(): {:.2} us",
-        t0.elapsed().as_secs_f64() * 1e6 / f64::from(n)
-    );
-    let t0 = Instant::now();
-    let stored = p.to_storage();
-    let took = t0.elapsed().as_secs_f64() * 1e6;
-    let text = Enc.encode(&stored);
-    println!(
-        "native: profile to_storage() after 10,000 events: {took:.0} us, {} bytes of JSON (cap 16,384); \
-         snapshot {} bytes",
-        text.len(),
-        Enc.encode(&p.snapshot(now)).len()
-    );
 }

@@ -93,12 +93,26 @@ pub fn pow2(x: f64) -> f64 {
     if x < -1074.0 {
         return 0.0;
     }
+    /// `1 / k!` for k = 13 down to 0.
+    const INV_FACT: [f64; 14] = [
+        1.0 / 6_227_020_800.0,
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ];
     let n = x.floor();
     let f = (x - n) * core::f64::consts::LN_2;
-    let mut p = 1.0;
-    for k in (1..=13).rev() {
-        p = 1.0 + p * f / f64::from(k);
-    }
+    let p = INV_FACT.iter().fold(0.0, |p, c| p * f + c);
     // 2^n in two factors, so subnormal results come out right.
     let half = (n / 2.0).floor();
     let bits = |e: f64| f64::from_bits(((e + 1023.0) as u64) << 52);
@@ -862,14 +876,14 @@ impl Profile {
     }
 
     fn weakest_interest(&self, now: Millis) -> Option<usize> {
-        (0..self.interests.len()).min_by(|a, b| {
-            let v = |i: usize| {
-                self.interests
-                    .get(i)
-                    .map_or(0.0, |x| self.interest_value(x, now))
-            };
-            v(*a).total_cmp(&v(*b))
-        })
+        let mut weakest: Option<(usize, f64)> = None;
+        for (i, x) in self.interests.iter().enumerate() {
+            let v = self.interest_value(x, now);
+            if weakest.is_none_or(|(_, w)| v < w) {
+                weakest = Some((i, v));
+            }
+        }
+        weakest.map(|(i, _)| i)
     }
 
     /// Records an explicit (zero-party) interest, as `sillage.interest(topic,
