@@ -8,6 +8,10 @@ use sillage::core::batch::{BatchConfig, Batcher, Outcome};
 use sillage::core::event::{Call, PageContext};
 use sillage::core::json::{write, Json};
 use sillage::core::outbox::{Caps, Durability, Outbox};
+use sillage::core::profile::model::StageModel;
+use sillage::core::profile::settings::ProfileConfig;
+use sillage::core::profile::Profile;
+use sillage::core::touchpoint::{classify, session_on, ChannelConfig, Session, SESSION_TIMEOUT_MS};
 use sillage::core::tracker::{JsonEncoder, Moment, Tracker};
 use sillage::core::visit::Activity;
 
@@ -161,4 +165,139 @@ fn main() {
         r.events,
         t0.elapsed().as_secs_f64() * 1000.0
     );
+
+    bench_profile();
+}
+
+/// 10,000 events as the tracker builds them: page views (a landing per
+/// session), Page Engaged, commerce events, over about 100 days.
+fn profile_events(topics: u32) -> Vec<(Json, f64)> {
+    let cfg = ChannelConfig::default();
+    let mut session: Option<Session> = None;
+    let (mut now, mut out) = (1_772_442_000_000.0, Vec::new());
+    let steps = [
+        "landing",
+        "engaged",
+        "page",
+        "Product Viewed",
+        "engaged",
+        "page",
+        "Product Added",
+        "Cart Viewed",
+        "Products Searched",
+        "page",
+        "Checkout Started",
+        "Order Completed",
+    ];
+    for i in 0..10_000u32 {
+        let step = steps[i as usize % steps.len()];
+        now += if step == "landing" {
+            2.0 * 86_400_000.0
+        } else {
+            45_000.0
+        };
+        let topic = format!("topic {}", i % topics);
+        let (url, referrer) = match step {
+            "landing" => (
+                "https://shop.example/blog/post?utm_source=news&utm_medium=email",
+                "",
+            ),
+            _ => ("https://shop.example/p/trail-shoe", "https://shop.example/"),
+        };
+        let tp = classify(url, referrer, &cfg);
+        let page = step == "landing" || step == "page";
+        let (s, start) = session_on(
+            session.as_ref(),
+            page.then_some(&tp),
+            now,
+            SESSION_TIMEOUT_MS,
+            format!("s{i}"),
+        );
+        let mut ctx = Json::obj()
+            .with("sessionId", s.id.as_str())
+            .with("sessionIndex", f64::from(s.index))
+            .with(
+                "topics",
+                Json::Arr(vec![topic.as_str().into(), "running".into()]),
+            );
+        if let Some(start) = start {
+            ctx.set("sessionStart", start.as_str().into());
+        }
+        if step == "landing" {
+            ctx.set("touchpoint", tp.to_json());
+        }
+        session = Some(s);
+        let context = Json::obj()
+            .with(
+                "page",
+                Json::obj().with("path", "/p/trail-shoe").with("url", url),
+            )
+            .with("sillage", ctx);
+        let product = Json::obj()
+            .with("product_id", format!("p{}", i % 13))
+            .with("category", "Trail Shoes")
+            .with("price", 129.5);
+        let ev = match step {
+            "landing" | "page" => Json::obj().with("type", "page"),
+            "engaged" => Json::obj()
+                .with("type", "track")
+                .with("event", "Page Engaged")
+                .with(
+                    "properties",
+                    Json::obj()
+                        .with("active_time_ms", 65_000.0)
+                        .with("scroll_depth_pct", 80.0)
+                        .with("page_path", "/p/trail-shoe"),
+                ),
+            name => Json::obj()
+                .with("type", "track")
+                .with("event", name)
+                .with("properties", product.clone()),
+        };
+        out.push((ev.with("context", context), now));
+    }
+    out
+}
+
+fn bench_profile() {
+    for (topics, what) in [
+        (40, "40 topics in turn"),
+        (
+            97,
+            "97 topics in turn, so most events evict the weakest of 64",
+        ),
+    ] {
+        let events = profile_events(topics);
+        let mut p = Profile::new(StageModel::default(), ProfileConfig::default());
+        let t0 = Instant::now();
+        for (ev, now) in &events {
+            p.apply(ev, *now);
+            while p.poll_change().is_some() {}
+        }
+        let per = t0.elapsed().as_secs_f64() * 1e6 / events.len() as f64;
+        println!(
+            "native: profile apply() (default model, 35 signals, {what}): {per:.2} us/event over {} events",
+            events.len()
+        );
+        let now = events.last().map_or(0.0, |e| e.1);
+        let n = 1_000;
+        let t0 = Instant::now();
+        for i in 0..n {
+            std::hint::black_box(p.snapshot(now + f64::from(i)));
+        }
+        println!(
+            "native: profile snapshot(): {:.2} us",
+            t0.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        );
+        let t0 = Instant::now();
+        let stored = p.to_storage();
+        let took = t0.elapsed().as_secs_f64() * 1e6;
+        let text = Enc.encode(&stored);
+        println!(
+            "native: profile to_storage() after 10,000 events: {took:.0} us, {} bytes of JSON \
+             (cap 16,384); snapshot {} bytes",
+            text.len(),
+            Enc.encode(&p.snapshot(now)).len()
+        );
+    }
 }

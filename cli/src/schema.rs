@@ -8,7 +8,6 @@
 //! must equal this output, and every object's property names must equal the
 //! parser's known-key lists (`cli/tests/schema.rs`).
 //!
-//! `stages` and `profile` are described by their own features.
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
@@ -92,6 +91,12 @@ struct ConfigDoc {
     channels: Option<Channels>,
     /// Topics given by URL path patterns.
     topics: Option<Vec<TopicRule>>,
+    /// The journey-stage scoring model: the built-in e-commerce and
+    /// lead-generation model, changed or extended by the site's signals.
+    stages: Option<Stages>,
+    /// Settings of the on-device visitor profile: interests, intent signal
+    /// thresholds, how much history is kept.
+    profile: Option<ProfileSettings>,
     /// Named conditions, tested by rules and other audiences through the
     /// `audiences` attribute (`{"audiences": {"$elemMatch": {"$eq": "name"}}}`).
     /// Cycles are reported and their audiences never match.
@@ -182,6 +187,252 @@ struct Capture {
     /// Minutes without activity that end a session (1 to 1440). Default 30.
     #[schemars(range(min = 1, max = 1440))]
     session_timeout_minutes: Option<f64>,
+}
+
+/// A journey stage.
+#[derive(JsonSchema)]
+#[allow(dead_code, non_camel_case_types)]
+enum StageName {
+    discovery,
+    consideration,
+    purchase,
+    post_purchase,
+    loyalty,
+}
+
+/// An intent signal.
+#[derive(JsonSchema)]
+#[allow(dead_code, non_camel_case_types)]
+enum IntentName {
+    cartAbandoned,
+    quoteNotConverted,
+    returning,
+    repeatBuyer,
+    frustrated,
+    highIntent,
+    lapsed,
+}
+
+/// One name, or a list of names (any of them matches).
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `stages`: the journey-stage scoring model.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct Stages {
+    /// Keep the built-in signals (default true); false keeps only the site's.
+    use_defaults: Option<bool>,
+    /// Points every stage starts with (0 to 100), before any signal.
+    /// Defaults: discovery 1, consideration 0.5, purchase 0.25,
+    /// post_purchase 0.1, loyalty 0.1.
+    prior: Option<Prior>,
+    /// Scoring signals (at most 64). A signal with the id of a built-in one
+    /// replaces it; the fields it leaves out keep the built-in values.
+    signals: Option<Vec<StageSignal>>,
+}
+
+/// `stages.prior`: the points each stage starts with.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Prior {
+    /// 0 to 100.
+    discovery: Option<f64>,
+    /// 0 to 100.
+    consideration: Option<f64>,
+    /// 0 to 100.
+    purchase: Option<f64>,
+    /// 0 to 100.
+    post_purchase: Option<f64>,
+    /// 0 to 100.
+    loyalty: Option<f64>,
+}
+
+/// One scoring signal: when it fires, it adds `points` to `stage`, decaying
+/// with the half-life.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct StageSignal {
+    /// Unique id (at most 40 characters); a built-in id replaces that signal.
+    #[schemars(length(min = 1, max = 40))]
+    id: String,
+    /// Shown in the profile's reasons (at most 40 characters; default: the
+    /// event name or the id).
+    label: Option<String>,
+    /// The stage it points to.
+    stage: Option<StageName>,
+    /// Points added each time it fires (-100 to 100).
+    #[schemars(range(min = -100, max = 100))]
+    points: Option<f64>,
+    /// Days after which the points are worth half (default 30, at most 3650).
+    half_life_days: Option<f64>,
+    /// When it fires: every condition given must hold.
+    when: Option<When>,
+    /// Fire only from the Nth match on (1 to 10, default 1).
+    #[schemars(range(min = 1, max = 10))]
+    min_count: Option<u32>,
+    /// Count matches within this many days only.
+    count_within_days: Option<f64>,
+    /// Stages whose points are cleared when it fires (an order completes the
+    /// purchase).
+    clears: Option<Vec<StageName>>,
+}
+
+/// `when`: what makes a signal fire. Without `event`, it looks at page views.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct When {
+    /// Track event name(s).
+    event: Option<OneOrMany>,
+    /// Page path pattern(s); `*` matches any run of characters.
+    page: Option<OneOrMany>,
+    /// Topic(s) of the page or event.
+    topic: Option<OneOrMany>,
+    /// Channel group(s) of the session's landing.
+    channel: Option<OneOrMany>,
+    /// The visitor's first visit.
+    first_visit: Option<bool>,
+    /// A session starting within this many days of the previous one.
+    return_within_days: Option<f64>,
+    /// An intent signal turning true (alone: no other condition with it).
+    intent: Option<IntentName>,
+    /// Only within some days after an event (default: `profile.postPurchaseDays`).
+    since_event: Option<SinceEvent>,
+}
+
+/// `when.sinceEvent`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct SinceEvent {
+    /// The event that opens the window.
+    event: String,
+    /// The window, in days.
+    within_days: Option<f64>,
+}
+
+/// `profile`: settings of the on-device visitor profile.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct ProfileSettings {
+    /// Interest decay and size.
+    interests: Option<InterestSettings>,
+    /// Recent touchpoints kept (default 200; the 16 KB storage bound may keep
+    /// fewer).
+    recent_max: Option<u32>,
+    /// Days after an order in which post-purchase signals fire (default 30).
+    post_purchase_days: Option<f64>,
+    /// Probability by which another stage must beat the current one to
+    /// become the likely stage (default 0.05), so the stage does not flap.
+    stage_margin: Option<f64>,
+    /// Intent signal thresholds.
+    intents: Option<IntentSettings>,
+}
+
+/// `profile.interests`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct InterestSettings {
+    /// Days after which an interest is worth half (default 14).
+    half_life_days: Option<f64>,
+    /// Topics kept, the weakest evicted (default 64).
+    max: Option<u32>,
+    /// Names in `topInterests` (default 5).
+    top_k: Option<u32>,
+}
+
+/// `profile.intents`: the thresholds of each intent signal.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct IntentSettings {
+    /// Items in the cart and no checkout within `minutes` (default 30), or by
+    /// the next session.
+    cart_abandoned: Option<CartAbandoned>,
+    /// A quote requested and no order or sign-up within `days` (default 7).
+    quote_not_converted: Option<Days>,
+    /// The Nth session or later (default 2).
+    returning: Option<Returning>,
+    /// N orders or more (default 2).
+    repeat_buyer: Option<RepeatBuyer>,
+    /// Rage clicks, searches without a product view, or long support reading.
+    frustrated: Option<Frustrated>,
+    /// The purchase probability at least `probability` (default 0.4).
+    high_intent: Option<HighIntent>,
+    /// This session came after `days` without a visit (default 60).
+    lapsed: Option<Days>,
+}
+
+/// `profile.intents.cartAbandoned`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CartAbandoned {
+    /// Minutes without a checkout.
+    minutes: Option<f64>,
+}
+
+/// A number of days.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Days {
+    /// Days.
+    days: Option<f64>,
+}
+
+/// `profile.intents.returning`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Returning {
+    /// Sessions.
+    sessions: Option<u32>,
+}
+
+/// `profile.intents.repeatBuyer`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct RepeatBuyer {
+    /// Orders.
+    orders: Option<u32>,
+}
+
+/// `profile.intents.frustrated`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct Frustrated {
+    /// Rage clicks in this session (default 2).
+    rage_clicks: Option<u32>,
+    /// Searches in a row without a product view (default 3).
+    searches: Option<u32>,
+    /// Seconds of active time on support pages (default 120).
+    support_seconds: Option<f64>,
+    /// Path patterns of support pages (default `*/support*`, `*/help*`,
+    /// `*/faq*`, `*/contact*`).
+    support_pages: Option<Vec<String>>,
+}
+
+/// `profile.intents.highIntent`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct HighIntent {
+    /// The purchase probability, 0 to 1.
+    probability: Option<f64>,
 }
 
 /// `privacy`: what must never leave the device.

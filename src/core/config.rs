@@ -12,6 +12,8 @@ use crate::core::condition::JsHost;
 use crate::core::diag::{check_keys, key_path, required_string, type_error, Diagnostic};
 use crate::core::json::Json;
 use crate::core::outbox::Caps;
+use crate::core::profile::model::{parse_stages, StageModel};
+use crate::core::profile::settings::{parse_profile, ProfileConfig};
 use crate::core::rules::{catalog, CatalogItem, RuleSet};
 use crate::core::topics::{parse_rules, TopicRule};
 use crate::core::touchpoint::{parse_channels, ChannelConfig, SESSION_TIMEOUT_MS};
@@ -30,6 +32,11 @@ pub struct Config {
     pub channels: ChannelConfig,
     /// URL-pattern topic rules.
     pub topics: Vec<TopicRule>,
+    /// `stages`: the journey-stage scoring model (the built-in one unless
+    /// the site changes it).
+    pub stages: StageModel,
+    /// `profile`: interest, intent and storage settings of the profile.
+    pub profile: ProfileConfig,
     /// `audiences` and `rules`, compiled.
     pub rules: RuleSet,
     /// `catalog`: the items `recommend` may show.
@@ -90,6 +97,8 @@ pub const TOP_KEYS: &[&str] = &[
     "capture",
     "channels",
     "topics",
+    "stages",
+    "profile",
     "audiences",
     "catalog",
     "rules",
@@ -111,7 +120,7 @@ pub const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
 pub const QUEUE_KEYS: &[&str] = &["maxEvents", "maxBytes", "maxAgeDays"];
 
 /// Reads a number in `[min, max]` at `obj.key`, or reports it and keeps `default`.
-fn number_in(
+pub(crate) fn number_in(
     obj: &Json,
     path: &str,
     key: &str,
@@ -124,29 +133,17 @@ fn number_in(
         Some(Json::Num(n)) if *n >= min && *n <= max => *n,
         Some(v) => {
             let mut want = String::from("a number from ");
-            crate::core::diag::push_usize(&mut want, min as usize);
+            if min < 0.0 {
+                want.push('-');
+            }
+            crate::core::diag::push_usize(&mut want, min.abs() as usize);
             want.push_str(" to ");
             crate::core::diag::push_usize(&mut want, max as usize);
-            let d = match v {
-                // In range is the problem, not the type: say which number.
-                Json::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
-                    let mut m = String::from("must be ");
-                    m.push_str(&want);
-                    m.push_str(", not ");
-                    if *n < 0.0 {
-                        m.push('-');
-                    }
-                    crate::core::diag::push_u64(&mut m, n.abs() as u64);
-                    Diagnostic::new(key_path(path, key), m)
-                }
-                Json::Num(_) => {
-                    let mut m = String::from("must be ");
-                    m.push_str(&want);
-                    Diagnostic::new(key_path(path, key), m)
-                }
-                _ => type_error(&key_path(path, key), &want, v),
-            };
-            out.push(d);
+            out.push(crate::core::diag::range_error(
+                &key_path(path, key),
+                &want,
+                v,
+            ));
             default
         }
     }
@@ -306,6 +303,12 @@ pub fn parse(doc: &Json, host: &dyn JsHost) -> (Config, Vec<Diagnostic>) {
     }
     if let Some(t) = doc.get("topics") {
         cfg.topics = parse_rules(t, &mut out);
+    }
+    if let Some(s) = doc.get("stages") {
+        cfg.stages = parse_stages(s, &mut out);
+    }
+    if let Some(p) = doc.get("profile") {
+        cfg.profile = parse_profile(p, &mut out);
     }
     cfg.rules = RuleSet::parse(doc.get("audiences"), doc.get("rules"), host, &mut out);
     if let Some(c) = doc.get("catalog") {

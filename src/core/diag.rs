@@ -89,6 +89,24 @@ pub fn required_string(
     }
 }
 
+/// `must be <want>, not <value>` for a number out of range (naming it when
+/// it is a whole number), else the type error.
+pub fn range_error(path: &str, want: &str, got: &crate::core::json::Json) -> Diagnostic {
+    let crate::core::json::Json::Num(n) = got else {
+        return type_error(path, want, got);
+    };
+    let mut m = String::from("must be ");
+    m.push_str(want);
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        m.push_str(", not ");
+        if *n < 0.0 {
+            m.push('-');
+        }
+        push_u64(&mut m, n.abs() as u64);
+    }
+    Diagnostic::new(path, m)
+}
+
 /// `unknown <what> "<name>"` plus ` (did you mean "<x>"?)` when a candidate is close.
 pub fn unknown(what: &str, name: &str, known: &[&str]) -> String {
     let mut m = String::new();

@@ -13,6 +13,7 @@ pub mod engage;
 pub mod event;
 pub mod json;
 pub mod outbox;
+pub mod profile;
 pub mod rules;
 pub mod text;
 pub mod time;

@@ -17,22 +17,62 @@ pub const MAX_TOPIC_LEN: usize = 32;
 /// Normalises raw hints (each may be a comma-separated list): ASCII letters
 /// lower-cased (the shell lower-cases page hints fully with the browser's
 /// `toLowerCase` first: Unicode case tables would cost ~20 KB of wasm),
-/// trimmed, inner whitespace collapsed, at most [`MAX_TOPIC_LEN`] chars,
-/// duplicates removed, at most [`MAX_TOPICS`], in order of appearance.
+/// trimmed, runs of ASCII whitespace collapsed to one space, at most
+/// [`MAX_TOPIC_LEN`] chars, duplicates removed, at most [`MAX_TOPICS`], in
+/// order of appearance.
 pub fn normalize<'a>(raw: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+    let mut out = Vec::new();
     for hint in raw {
-        for part in hint.split(',') {
-            let words: Vec<&str> = part.split_whitespace().collect();
-            let mut t = words.join(" ").to_ascii_lowercase();
-            crate::core::event::cap(&mut t, MAX_TOPIC_LEN);
-            let t = t.trim_end().to_string();
-            if !t.is_empty() && !out.contains(&t) && out.len() < MAX_TOPICS {
-                out.push(t);
-            }
-        }
+        push_hint(&mut out, hint);
     }
     out
+}
+
+/// Adds the topics of one raw hint to `out` (one char loop: `split_whitespace`
+/// and `trim_end` bring Unicode tables and panicking slices into the wasm).
+fn push_hint(out: &mut Vec<String>, hint: &str) {
+    for part in hint.split(',') {
+        let (mut t, mut n, mut space) = (String::new(), 0, false);
+        for c in part.chars() {
+            if c.is_ascii_whitespace() {
+                space = n > 0;
+                continue;
+            }
+            if n + usize::from(space) >= MAX_TOPIC_LEN {
+                break;
+            }
+            if space {
+                t.push(' ');
+                n += 1;
+                space = false;
+            }
+            t.push(c.to_ascii_lowercase());
+            n += 1;
+        }
+        if !t.is_empty() && !out.contains(&t) && out.len() < MAX_TOPICS {
+            out.push(t);
+        }
+    }
+}
+
+/// Topics from the category properties of a commerce event (Segment Spec):
+/// `category`, `categories` (a string or an array of strings) and each
+/// `products[].category`, normalised like page hints.
+pub fn from_properties(props: &Json) -> Vec<String> {
+    fn take<'a>(v: Option<&'a Json>, raw: &mut Vec<&'a str>) {
+        match v {
+            Some(Json::Str(s)) => raw.push(s),
+            Some(Json::Arr(items)) => raw.extend(items.iter().filter_map(Json::as_str)),
+            _ => {}
+        }
+    }
+    let mut raw = Vec::new();
+    take(props.get("category"), &mut raw);
+    take(props.get("categories"), &mut raw);
+    for p in props.get("products").and_then(Json::as_arr).unwrap_or(&[]) {
+        take(p.get("category"), &mut raw);
+    }
+    normalize(raw)
 }
 
 /// `topics[i]`: the topic a URL path pattern gives.
@@ -95,20 +135,25 @@ pub fn parse_rules(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<TopicRule> {
 }
 
 /// Whether `path` matches `pattern` (`*` matches any run of characters).
+///
+/// Works on bytes: `str`'s substring search and its panicking slices cost
+/// about 5 KB of wasm (the two-way searcher, `char` Debug formatting).
 pub fn glob(pattern: &str, path: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or("");
-    let Some(mut rest) = path.strip_prefix(first) else {
+    let mut parts = pattern.as_bytes().split(|b| *b == b'*');
+    let first = parts.next().unwrap_or(&[]);
+    let Some(mut rest) = path.as_bytes().strip_prefix(first) else {
         return false;
     };
-    let parts: Vec<&str> = parts.collect();
-    for (i, p) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        if last {
-            return rest.ends_with(p);
+    let mut parts = parts.peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            return rest.ends_with(part);
         }
-        match crate::core::text::find(rest, p) {
-            Some(at) => rest = rest.get(at + p.len()..).unwrap_or(""),
+        if part.is_empty() {
+            continue;
+        }
+        match rest.windows(part.len()).position(|w| w == part) {
+            Some(at) => rest = rest.get(at + part.len()..).unwrap_or(&[]),
             None => return false,
         }
     }

@@ -900,6 +900,9 @@ pub struct Touch {
     pub at: Millis,
 }
 
+/// Longest source, medium or campaign kept by [`Touches::update_json`], in chars.
+pub const MAX_TOUCH_TEXT: usize = 100;
+
 /// Most channels remembered in [`Touches::channels`].
 pub const MAX_CHANNELS_SEEN: usize = 20;
 
@@ -919,25 +922,53 @@ impl Touches {
     /// Takes a landing touchpoint into account (internal navigation is not a
     /// touch).
     pub fn update(&mut self, t: &Touchpoint, now: Millis) {
-        if t.internal {
+        if !t.internal {
+            self.remember(Touch {
+                channel: t.channel.to_string(),
+                source: t.source.clone(),
+                medium: t.medium.clone(),
+                campaign: t.campaign.name.clone(),
+                at: now,
+            });
+        }
+    }
+
+    /// Takes a landing into account from its JSON form
+    /// (`context.sillage.touchpoint`, as [`Touchpoint::to_json`] writes it),
+    /// which is what the visitor profile is fed. Strings are cut at
+    /// [`MAX_TOUCH_TEXT`] chars; a touchpoint without a channel, or marked
+    /// internal, is ignored.
+    pub fn update_json(&mut self, t: &Json, now: Millis) {
+        let text = |k: &str| {
+            t.get(k).and_then(Json::as_str).map(|s| {
+                let mut s = s.to_string();
+                crate::core::event::cap(&mut s, MAX_TOUCH_TEXT);
+                s
+            })
+        };
+        if t.get("internal") == Some(&Json::Bool(true)) {
             return;
         }
-        let touch = Touch {
-            channel: t.channel.to_string(),
-            source: t.source.clone(),
-            medium: t.medium.clone(),
-            campaign: t.campaign.name.clone(),
-            at: now,
-        };
+        if let Some(channel) = text("channel") {
+            self.remember(Touch {
+                channel,
+                source: text("source").unwrap_or_default(),
+                medium: text("medium").unwrap_or_default(),
+                campaign: text("campaign"),
+                at: now,
+            });
+        }
+    }
+
+    fn remember(&mut self, touch: Touch) {
+        if !self.channels.contains(&touch.channel) && self.channels.len() < MAX_CHANNELS_SEEN {
+            self.channels.push(touch.channel.clone());
+        }
         if self.first.is_none() {
             self.first = Some(touch.clone());
         }
-        if t.channel != "Direct" {
+        if touch.channel != "Direct" {
             self.last_non_direct = Some(touch);
-        }
-        if !self.channels.iter().any(|c| c == t.channel) && self.channels.len() < MAX_CHANNELS_SEEN
-        {
-            self.channels.push(t.channel.to_string());
         }
     }
 

@@ -86,24 +86,35 @@ fn check_props(props: &Json, path: &str, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// `"<name>" is not in the journey vocabulary (did you mean "<known>"?)` when
+/// `name` is a near miss of a known event name (differs in case, or by a
+/// typo); `None` for known names and for the site's own vocabulary.
+pub fn near_miss(name: &str) -> Option<String> {
+    if is_known(name) {
+        return None;
+    }
+    let known: Vec<&str> = COMMERCE_EVENTS.iter().chain(LEAD_EVENTS).copied().collect();
+    let s = known
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .copied()
+        .or_else(|| did_you_mean(name, &known))?;
+    let mut m = String::from("\"");
+    m.push_str(name);
+    m.push_str("\" is not in the journey vocabulary (did you mean \"");
+    m.push_str(s);
+    m.push_str("\"?)");
+    Some(m)
+}
+
 /// Warnings for a track event: a near-miss of a known name, or known
 /// properties of the wrong type. Unknown names far from any known one are
 /// the site's own vocabulary and get no warning.
 pub fn check_track(name: &str, properties: &Json) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if !is_known(name) {
-        let known: Vec<&str> = COMMERCE_EVENTS.iter().chain(LEAD_EVENTS).copied().collect();
-        let lower = name.to_ascii_lowercase();
-        let exact_but_case = known.iter().find(|k| k.to_ascii_lowercase() == lower);
-        if let Some(s) = exact_but_case
-            .copied()
-            .or_else(|| did_you_mean(name, &known))
-        {
-            let mut m = String::from("\"");
-            m.push_str(name);
-            m.push_str("\" is not in the journey vocabulary (did you mean \"");
-            m.push_str(s);
-            m.push_str("\"?); it is recorded as sent");
+        if let Some(mut m) = near_miss(name) {
+            m.push_str("; it is recorded as sent");
             out.push(Diagnostic::new("track.event", m));
         }
         return out;

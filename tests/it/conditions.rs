@@ -230,7 +230,9 @@ fn check_reports_problems_with_paths() {
     );
     check(
         r#"{"v": {"$regex": "^(\\d+\\.)+$"}}"#,
-        &[r#"rules[3].when.v: regular expression "^(\d+\.)+$" repeats a group that itself repeats or alternates, which can backtrack for seconds in the browser; it never matches (rewrite it without the nested repetition)"#],
+        &[
+            r#"rules[3].when.v: regular expression "^(\d+\.)+$" repeats a group that itself repeats or alternates, which can backtrack for seconds in the browser; it never matches (rewrite it without the nested repetition)"#,
+        ],
     );
     check(
         r#"{"ua": {"$regexi": 5}}"#,

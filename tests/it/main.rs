@@ -9,6 +9,7 @@ mod config;
 mod engage;
 mod events;
 mod outbox;
+mod profile;
 mod rules;
 mod touchpoint;
 mod visit;

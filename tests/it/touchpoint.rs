@@ -1365,6 +1365,12 @@ fn topics_are_normalised_capped_and_matched_by_path() {
         ("*", "/anything", true),
         ("/a*b*c", "/axxbyyc", true),
         ("/a*b*c", "/axxc", false),
+        ("*/reviews*", "/p/x/reviews", true),
+        ("*-vs-*", "/trail-vs-road", true),
+        ("/a*a", "/a", false),
+        ("**", "/x", true),
+        ("/é*", "/été", true),
+        ("/é*", "/ecole", false),
     ] {
         assert_eq!(glob(pat, path), want, "{pat} {path}");
     }
