@@ -578,3 +578,139 @@ async fn page_views_carry_the_session_the_landing_touchpoint_topics_and_no_perso
         .replace_state_with_url(&JsValue::NULL, "", Some(&start))
         .unwrap();
 }
+
+fn profile() -> serde_json::Value {
+    let v = web::profile();
+    serde_json::from_str(&String::from(js_sys::JSON::stringify(&v).unwrap())).unwrap()
+}
+
+fn pagehide() {
+    web_sys::window()
+        .unwrap()
+        .dispatch_event(&web_sys::Event::new("pagehide").unwrap())
+        .unwrap();
+}
+
+async fn boot_profiling() {
+    let cfg = obj(&[
+        ("version", 1.into()),
+        ("capture", obj(&[("engagement", false.into())])),
+    ]);
+    web::boot(obj(&[("config", cfg)]));
+    sleep(0).await;
+}
+
+fn track_with(event: &str, props: &[(&str, JsValue)]) {
+    web::track(event.into(), obj(props));
+}
+
+#[wasm_bindgen_test]
+async fn the_profile_is_scored_persisted_and_read_back_after_a_reload() {
+    reload(true);
+    boot_profiling().await;
+    for sku in ["a", "b", "c"] {
+        track_with(
+            "Product Viewed",
+            &[("product_id", sku.into()), ("category", "Trail".into())],
+        );
+    }
+    let before = profile();
+    assert_eq!(before["stage"], "consideration", "{before}");
+    assert_eq!(before["topInterests"][0], "trail");
+    assert!(before["interests"]["trail"].as_f64().unwrap() > 0.0);
+    let sum: f64 = [
+        "discovery",
+        "consideration",
+        "purchase",
+        "post_purchase",
+        "loyalty",
+    ]
+    .iter()
+    .map(|s| before["stageProbabilities"][s].as_f64().unwrap())
+    .sum();
+    assert!((sum - 1.0).abs() < 1e-9, "{sum}");
+    // Written at once when the page goes away, then read by the next load.
+    pagehide();
+    assert!(storage().get_item("sillage.profile").unwrap().is_some());
+    reload(false);
+    boot_profiling().await;
+    let after = profile();
+    assert_eq!(after["stage"], "consideration");
+    assert_eq!(after["sessions"], before["sessions"]);
+    assert_eq!(after["interests"]["trail"], before["interests"]["trail"]);
+    assert_eq!(
+        after["pageviews"].as_u64().unwrap(),
+        before["pageviews"].as_u64().unwrap() + 1,
+        "the reload's page view counts"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_corrupt_stored_profile_is_reset_with_a_warning_not_thrown() {
+    for junk in [
+        "{not json",
+        "42",
+        r#"{"v": 1, "signals": "x", "interests": [1, 2], "cart": {"lines": 7}}"#,
+        r#"{"v": 99}"#,
+    ] {
+        reload(true);
+        storage().set_item("sillage.profile", junk).unwrap();
+        boot_profiling().await;
+        track_with(
+            "Product Added",
+            &[("product_id", "x".into()), ("price", 10.into())],
+        );
+        let p = profile();
+        assert!(p["stage"].is_string(), "{junk}: {p}");
+        assert_eq!(p["cart"]["items"], 1, "{junk}: {p}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_stage_change_calls_listeners_and_is_recorded_as_an_event() {
+    reload(true);
+    boot_profiling().await;
+    let seen = js_sys::Array::new();
+    let cb = Closure::<dyn FnMut(JsValue)>::new({
+        let seen = seen.clone();
+        move |v: JsValue| {
+            seen.push(&v);
+        }
+    });
+    web::on("stage".into(), cb.as_ref().clone());
+    web::on("stgae".into(), cb.as_ref().clone()); // a typo: warned, ignored
+    cb.forget();
+    track_with(
+        "Product Added",
+        &[("product_id", "x".into()), ("price", 99.into())],
+    );
+    track_with("Checkout Started", &[("value", 99.into())]);
+    let changes: Vec<serde_json::Value> = seen
+        .iter()
+        .map(|v| serde_json::from_str(&String::from(js_sys::JSON::stringify(&v).unwrap())).unwrap())
+        .collect();
+    let last = changes.last().expect("a change was announced");
+    assert_eq!(last["to"], "purchase", "{changes:?}");
+    assert!(last["reasons"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("purchase"));
+    let recorded: Vec<serde_json::Value> = events()
+        .into_iter()
+        .filter(|e| e["event"] == "Journey Stage Changed")
+        .collect();
+    assert_eq!(recorded.last().unwrap()["properties"]["to"], "purchase");
+    assert_eq!(recorded.len(), changes.len(), "one event per change");
+}
+
+#[wasm_bindgen_test]
+async fn an_explicit_interest_shows_in_the_profile_and_bad_input_is_warned() {
+    reload(true);
+    boot_profiling().await;
+    web::interest("Yoga".into(), 0.9.into());
+    web::interest("x".into(), 3.into()); // out of range: ignored with a warning
+    web::interest(5.into(), JsValue::UNDEFINED);
+    let p = profile();
+    assert_eq!(p["interests"]["yoga"], 0.9, "{p}");
+    assert!(p["interests"].get("x").is_none());
+}

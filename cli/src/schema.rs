@@ -444,6 +444,10 @@ struct Privacy {
     /// `[redacted]`), on top of the built-in list (email, token, password,
     /// key, session, code, phone, ssn, name, address...).
     scrub_params: Option<Vec<String>>,
+    /// Record a change of the likely journey stage as a `Journey Stage
+    /// Changed` event (from, to, reasons). Default true. The profile itself
+    /// never leaves the device.
+    stage_events: Option<bool>,
 }
 
 /// `channels`: site channel rules.

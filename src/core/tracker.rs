@@ -182,7 +182,18 @@ impl Tracker {
         };
         let cx = self.visit.on_event(m, now, random[1]);
         let message_id = uuid_v4(random[0]);
-        let mut event = build(call, &who, &cx.page, &cx.extra, message_id.clone(), now)?;
+        // Commerce events say what they are about through their categories.
+        let mut extra = cx.extra;
+        if let Call::Track { properties, .. } = &call {
+            let topics = crate::core::topics::from_properties(properties);
+            if let (false, Some(sillage)) = (topics.is_empty(), extra.get_mut("sillage")) {
+                sillage.set(
+                    "topics",
+                    Json::Arr(topics.into_iter().map(Json::Str).collect()),
+                );
+            }
+        }
+        let mut event = build(call, &who, &cx.page, &extra, message_id.clone(), now)?;
         if let Some(Json::Obj(props)) = event.get_mut("properties") {
             for (k, v) in props.iter_mut() {
                 if let (true, Json::Str(u)) = (URL_PROPERTIES.contains(&k.as_str()), &*v) {

@@ -42,15 +42,28 @@ pub const LAST_ACTIVITY_GRANULARITY_MS: Millis = 5_000.0;
 
 /// `privacy: {scrubParams?}`: what must never leave the device. (Consent and
 /// what the profile may share come with the privacy work.)
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Privacy {
     /// Query parameter names scrubbed from URLs on top of the default
     /// deny-list, lower-cased.
     pub scrub_params: Vec<String>,
+    /// Whether a change of the likely journey stage is recorded as a
+    /// `Journey Stage Changed` event (`stageEvents`, default true). The
+    /// profile itself never leaves the device.
+    pub stage_events: bool,
+}
+
+impl Default for Privacy {
+    fn default() -> Privacy {
+        Privacy {
+            scrub_params: Vec::new(),
+            stage_events: true,
+        }
+    }
 }
 
 /// Keys of `privacy`.
-pub const PRIVACY_KEYS: &[&str] = &["scrubParams"];
+pub const PRIVACY_KEYS: &[&str] = &["scrubParams", "stageEvents"];
 
 /// Parses `privacy` with diagnostics.
 pub fn parse_privacy(v: &Json, out: &mut Vec<Diagnostic>) -> Privacy {
@@ -76,6 +89,14 @@ pub fn parse_privacy(v: &Json, out: &mut Vec<Diagnostic>) -> Privacy {
                 None => out.push(Diagnostic::new(
                     "privacy.scrubParams",
                     "must be an array of query parameter names",
+                )),
+            },
+            "stageEvents" => match val {
+                Json::Bool(b) => p.stage_events = *b,
+                other => out.push(crate::core::diag::type_error(
+                    "privacy.stageEvents",
+                    "true or false",
+                    other,
                 )),
             },
             other => out.push(Diagnostic::unknown_key("privacy", other, PRIVACY_KEYS)),

@@ -16,7 +16,10 @@ mod capture;
 mod convert;
 mod env;
 mod net;
+mod profile;
 mod tabs;
+
+pub use profile::{interest, on, profile};
 
 use std::cell::RefCell;
 
@@ -73,6 +76,14 @@ struct Shell {
     session: Option<String>,
     /// The page context of the last event (reused while the URL is the same).
     page: Option<PageContext>,
+    /// The visitor profile, once the config gave its model.
+    profile: Option<crate::core::profile::Profile>,
+    /// When the profile first changed since it was last written.
+    profile_dirty: Option<f64>,
+    /// `sillage.on` listeners: (event name, callback).
+    listeners: Vec<(String, Function)>,
+    /// `privacy.stageEvents`.
+    stage_events: bool,
     /// Calls made while the config loads: replayed, in order, after the
     /// automatic page view once it is applied.
     held: Vec<(&'static str, JsValue, JsValue)>,
@@ -129,6 +140,10 @@ impl Shell {
             landed: false,
             session,
             page: None,
+            profile: None,
+            profile_dirty: None,
+            listeners: Vec::new(),
+            stage_events: true,
             held: Vec::new(),
         }
     }
@@ -169,6 +184,7 @@ impl Shell {
         {
             Ok(r) => {
                 self.landed |= activity != Activity::Other;
+                profile::apply(self, &r.event, now);
                 if let Some(session) = r.store_session {
                     self.store.set(SESSION_KEY, &session);
                     self.session = Some(session);
@@ -215,6 +231,7 @@ fn record_js(activity: Activity, build: impl FnOnce() -> Result<Call, Diagnostic
 /// landing.
 pub(crate) fn record_now(call: Call, activity: Activity) {
     with(|s| s.record(call, activity));
+    profile::announce(profile::Cause::OwnEvent);
     pump();
 }
 
@@ -277,7 +294,10 @@ pub(crate) fn pump() {
 }
 
 fn arm_timer(s: &mut Shell, now: f64) {
-    let want = s.tracker.poll_timeout();
+    let want = match (s.tracker.poll_timeout(), profile::poll_timeout(s)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     match (s.timer, want) {
         (Some((_, at)), Some(w)) if at <= w.max(now) => {}
         (current, want) => {
@@ -294,7 +314,12 @@ fn arm_timer(s: &mut Shell, now: f64) {
 
 /// Called by the timer: forget the fired handle, then pump.
 pub(crate) fn on_timer() {
-    with(|s| s.timer = None);
+    let now = env::now();
+    with(|s| {
+        s.timer = None;
+        profile::on_timer(s, now, false);
+    });
+    profile::announce(profile::Cause::Time);
     pump();
 }
 
@@ -302,6 +327,7 @@ pub(crate) fn on_timer() {
 /// leaves now by beacon.
 pub(crate) fn on_hidden() {
     let now = env::now();
+    with(|s| profile::on_timer(s, now, true));
     let Some((url, bodies)) = with(|s| {
         let url = s.tracker.collector_url()?.to_string();
         let bodies = s.tracker.on_hidden(now);
@@ -386,11 +412,19 @@ pub(crate) fn apply_config(value: Option<JsValue>, source: &str) {
                     s.tracker.configure(&cfg);
                     s.capture = cfg.capture.clone();
                     s.gate = PageViewGate::new(cfg.capture.hash_routing);
+                    s.stage_events = cfg.privacy.stage_events;
+                    profile::load(s, cfg.stages.clone(), cfg.profile.clone());
                 });
             }
             None => env::warn("config is not a JSON document; events stay on this device"),
         }
     }
+    with(|s| {
+        if s.profile.is_none() {
+            // No usable config: the built-in model still profiles the visit.
+            profile::load(s, Default::default(), Default::default());
+        }
+    });
     let (callbacks, held) = with(|s| {
         s.phase = Phase::Ready;
         (
@@ -452,6 +486,10 @@ pub fn replay(queue: JsValue) {
             }
             "on" => {
                 on(a, b);
+                None
+            }
+            "interest" => {
+                interest(a, b);
                 None
             }
             "ready" => {
@@ -529,17 +567,6 @@ pub fn identify(user_id: JsValue, traits: JsValue) {
 #[wasm_bindgen]
 pub fn consent(_choices: JsValue) {}
 
-/// `sillage.profile()`: coming with the visitor profile; returns `null` for now.
-#[wasm_bindgen]
-pub fn profile() -> JsValue {
-    JsValue::NULL
-}
-
-/// `sillage.on(name, callback)`: coming with the profile's events; accepted
-/// and ignored for now.
-#[wasm_bindgen]
-pub fn on(_name: JsValue, _callback: JsValue) {}
-
 /// `sillage.ready(callback)`: calls `callback` once the config was applied (at
 /// once if it already was).
 #[wasm_bindgen]
@@ -592,6 +619,8 @@ pub fn forget() -> Promise {
         s.store.set(ANONYMOUS_ID_KEY, &id);
         s.tracker.reset(id);
         s.session = None;
+        s.profile = s.profile.as_ref().map(|p| p.cleared());
+        s.profile_dirty = None;
         for resolve in std::mem::take(&mut s.flush_waiters) {
             let _ = resolve.call1(&JsValue::NULL, &JsValue::FALSE);
         }

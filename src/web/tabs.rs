@@ -190,8 +190,10 @@ pub fn on_storage(key: Option<String>, value: Option<String>) {
     }
     let now = env::now();
     with(|s| {
+        super::profile::adopt(s, &value, now);
         s.tracker.outbox.adopt(&key, &value, now);
         apply_ops(s);
     });
+    super::profile::announce(super::profile::Cause::OtherTab);
     super::pump();
 }

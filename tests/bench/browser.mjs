@@ -86,5 +86,27 @@ for (const [name, gapMs] of [['burst', 0], ['paced10PerSecond', 100]]) {
   await context.close();
 }
 
+// 3. sillage.profile(): the snapshot of a profile fed 1,000 events (what a
+// page pays to read the visitor's stage, interests and signals).
+{
+  const { context, page } = await freshPage(true);
+  result.profile = await page.evaluate(() => {
+    for (let i = 0; i < 1000; i++) {
+      window.sillage.track(i % 7 ? 'Product Viewed' : 'Product Added', {
+        product_id: 'SKU-' + (i % 50), price: 20 + (i % 9), category: 'cat-' + (i % 40),
+      });
+    }
+    const per = [];
+    for (let g = 0; g < 25; g++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 8; i++) window.sillage.profile();
+      per.push((performance.now() - t0) / 8);
+    }
+    per.sort((a, b) => a - b);
+    return { medianUs: per[12] * 1000, p90Us: per[22] * 1000, snapshotBytes: JSON.stringify(window.sillage.profile()).length };
+  });
+  await context.close();
+}
+
 await browser.close();
 console.log(JSON.stringify(result));

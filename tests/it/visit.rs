@@ -528,3 +528,55 @@ fn the_shared_session_is_rewritten_only_when_it_changes_at_minute_scale() {
     }
     assert_eq!(writes, [true, false, false, true, true]);
 }
+
+#[test]
+fn commerce_events_carry_the_topics_of_their_categories() {
+    let events = run(
+        json!({"version": 1}),
+        1,
+        &[step(0, 0.0, Landing, "https://shop.example/p/1", "")],
+    );
+    assert!(events[0]["context"]["sillage"].get("topics").is_none());
+    let (cfg, _) = parse(
+        &serde_json::from_value(json!({"version": 1})).unwrap(),
+        &sillage::native_js::NativeJs::new(),
+    );
+    let mut t = Tracker::new(
+        "a1b2c3d4-0000-4000-8000-000000000000".into(),
+        None,
+        Durability::Memory,
+    );
+    t.configure(&cfg);
+    let page = PageContext {
+        url: "https://shop.example/p/1".into(),
+        path: "/p/1".into(),
+        ..PageContext::default()
+    };
+    let m = Moment {
+        page: &page,
+        activity: Other,
+        hints: &[],
+        stored_session: None,
+        device: "desktop",
+    };
+    let props: Json = serde_json::from_value(json!({"products": [
+        {"product_id": "a", "category": "Trail Running"}, {"product_id": "b", "category": "Socks"}]}))
+    .unwrap();
+    let r = t
+        .record(
+            Call::Track {
+                event: "Cart Viewed".into(),
+                properties: props,
+            },
+            &m,
+            T0,
+            [[9; 16]; 2],
+            &Enc,
+        )
+        .unwrap();
+    let ev: Value = serde_json::from_str(&Enc.encode(&r.event)).unwrap();
+    assert_eq!(
+        ev["context"]["sillage"]["topics"],
+        json!(["trail running", "socks"])
+    );
+}

@@ -526,6 +526,11 @@ impl Profile {
         }
     }
 
+    /// An empty profile with the same model and settings (after `forget()`).
+    pub fn cleared(&self) -> Profile {
+        Profile::new(self.model.clone(), self.cfg.clone())
+    }
+
     fn half_life_ms(s: &Signal) -> f64 {
         s.half_life_days * DAY
     }
