@@ -7,6 +7,7 @@ mod conditions;
 mod config;
 mod engage;
 mod events;
+mod html;
 mod outbox;
 mod touchpoint;
 mod vocab;
