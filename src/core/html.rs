@@ -56,68 +56,28 @@ pub const DROPPED: &str = concat!(
     "svg template textarea title xmp",
 );
 
-/// What an attribute's value must be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Value {
-    /// Any text.
-    Text,
-    /// A URL that [`url_allowed`] accepts (not an image).
-    Url,
-    /// An image URL: [`url_allowed`] with `image`.
-    ImageUrl,
-    /// A `srcset`: every candidate URL is an allowed image URL.
-    Srcset,
-    /// `_blank` or `_self`.
-    Target,
-    /// Link types without `opener`.
-    Rel,
-}
-
-/// Attributes kept: `(element or "*" for any, attribute, value rule)`.
-pub const ATTRIBUTES: &[(&str, &str, Value)] = &[
-    ("*", "class", Value::Text),
-    ("*", "title", Value::Text),
-    ("*", "lang", Value::Text),
-    ("*", "dir", Value::Text),
-    ("*", "role", Value::Text),
-    ("*", "aria-label", Value::Text),
-    ("*", "aria-hidden", Value::Text),
-    ("*", "data-sillage-track", Value::Text),
-    ("*", "data-sillage-props", Value::Text),
-    ("a", "href", Value::Url),
-    ("a", "target", Value::Target),
-    ("a", "rel", Value::Rel),
-    ("a", "hreflang", Value::Text),
-    ("img", "src", Value::ImageUrl),
-    ("img", "srcset", Value::Srcset),
-    ("img", "sizes", Value::Text),
-    ("img", "alt", Value::Text),
-    ("img", "width", Value::Text),
-    ("img", "height", Value::Text),
-    ("img", "loading", Value::Text),
-    ("img", "decoding", Value::Text),
-    ("source", "srcset", Value::Srcset),
-    ("source", "sizes", Value::Text),
-    ("source", "media", Value::Text),
-    ("source", "type", Value::Text),
-    ("source", "width", Value::Text),
-    ("source", "height", Value::Text),
-    ("blockquote", "cite", Value::Url),
-    ("q", "cite", Value::Url),
-    ("del", "cite", Value::Url),
-    ("ins", "cite", Value::Url),
-    ("del", "datetime", Value::Text),
-    ("ins", "datetime", Value::Text),
-    ("time", "datetime", Value::Text),
-    ("ol", "start", Value::Text),
-    ("ol", "reversed", Value::Text),
-    ("ol", "type", Value::Text),
-    ("li", "value", Value::Text),
-    ("td", "colspan", Value::Text),
-    ("td", "rowspan", Value::Text),
-    ("th", "colspan", Value::Text),
-    ("th", "rowspan", Value::Text),
-    ("th", "scope", Value::Text),
+/// Attributes kept: `(element, or "*" for any, names separated by spaces)`.
+/// What a value must be depends on the name alone: `href` and `cite` are
+/// URLs ([`url_allowed`]), `src` an image URL, `srcset` image URLs, `target`
+/// `_blank` or `_self`, `rel` link types without `opener`; other values are
+/// text.
+pub const ATTRIBUTES: &[(&str, &str)] = &[
+    (
+        "*",
+        "class title lang dir role aria-label aria-hidden data-sillage-track data-sillage-props",
+    ),
+    ("a", "href target rel hreflang"),
+    ("img", "src srcset sizes alt width height loading decoding"),
+    ("source", "srcset sizes media type width height"),
+    ("blockquote", "cite"),
+    ("q", "cite"),
+    ("del", "cite datetime"),
+    ("ins", "cite datetime"),
+    ("time", "datetime"),
+    ("ol", "start reversed type"),
+    ("li", "value"),
+    ("td", "colspan rowspan"),
+    ("th", "colspan rowspan scope"),
 ];
 
 /// `data:` image types allowed in image URLs (no SVG: it can hold script).
@@ -200,77 +160,81 @@ impl Refusal {
 /// Whether a URL attribute's value is safe: a relative URL, `http:`,
 /// `https:`, or for images a `data:` URL of a PNG, GIF, JPEG, WebP or AVIF.
 ///
-/// The scheme is read the way a browser's URL parser reads it: leading and
-/// trailing C0 controls and spaces are ignored, tabs and newlines anywhere are
-/// ignored, and the scheme is compared case-insensitively, so `
-/// jav\tascript:` and `JaVaScRiPt:` are both `javascript:`. Decode character
-/// references first (attribute values from markup are decoded by the
-/// tokenizer).
+/// The scheme is read the way a browser's URL parser reads it: leading C0
+/// controls and spaces are ignored, tabs and newlines anywhere are ignored,
+/// and the scheme is compared case-insensitively, so ` jav\tascript:` and
+/// `JaVaScRiPt:` are both `javascript:`. Decode character references first
+/// (attribute values from markup are decoded by the tokenizer).
 pub fn url_allowed(value: &str, image: bool) -> bool {
-    let mut chars = value
-        .trim_matches(|c: char| c <= ' ')
-        .chars()
-        .filter(|c| !matches!(c, '\t' | '\n' | '\r'));
-    let mut scheme = String::new();
-    loop {
-        match chars.next() {
-            Some(':') => break,
-            Some(c)
-                if c.is_ascii_alphabetic()
-                    || (!scheme.is_empty()
-                        && (c.is_ascii_digit() || matches!(c, '+' | '-' | '.'))) =>
-            {
-                scheme.push(c.to_ascii_lowercase())
-            }
-            // No scheme: a relative reference, resolved against the page.
-            _ => return true,
-        }
-    }
-    match scheme.as_str() {
-        "" | "http" | "https" => true,
-        "data" if image => {
-            let mime: String = chars.take(12).collect::<String>().to_ascii_lowercase();
-            DATA_IMAGES.split(' ').any(|t| {
-                mime.strip_prefix(t)
-                    .is_some_and(|r| r.starts_with(';') || r.starts_with(','))
-            })
-        }
-        _ => false,
-    }
+    url_ok(value.as_bytes(), image)
 }
 
-/// Whether a `srcset` holds only allowed image URLs. Every token between
-/// whitespace and commas must pass [`url_allowed`] (descriptors such as `2x`
-/// read as relative URLs). Browsers keep commas inside a candidate URL, but
-/// a scheme ends before any comma, so this split sees every scheme they see;
-/// it is stricter only for a `data:` URL whose type is followed directly by
-/// its comma (`data:image/png,...`: write `data:image/png;base64,...`).
-fn srcset_allowed(value: &str) -> bool {
-    value
-        .split(|c: char| c == ',' || c.is_ascii_whitespace())
-        .all(|t| url_allowed(t, true))
+fn url_ok(value: &[u8], image: bool) -> bool {
+    // The first bytes that count, lower case: the scheme and what follows.
+    let mut head = [0u8; 16];
+    let mut n = 0;
+    let mut colon = None;
+    for &c in value {
+        if matches!(c, b'\t' | b'\n' | b'\r') || (n == 0 && c <= b' ') {
+            continue;
+        }
+        let c = c.to_ascii_lowercase();
+        if colon.is_none() {
+            if c == b':' && n > 0 {
+                colon = Some(n);
+            } else if !(c.is_ascii_lowercase()
+                || (n > 0 && (c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.'))))
+            {
+                // No scheme: a relative reference, resolved against the page.
+                return true;
+            }
+        }
+        if let Some(h) = head.get_mut(n) {
+            *h = c;
+        }
+        n += 1;
+    }
+    let Some(k) = colon else {
+        return true;
+    };
+    let rest = head.get(k + 1..).unwrap_or(&[]);
+    match head.get(..k) {
+        Some(b"http" | b"https") => true,
+        Some(b"data") if image => Words(DATA_IMAGES).any(|t| {
+            rest.starts_with(t.as_bytes()) && matches!(rest.get(t.len()), Some(b';' | b','))
+        }),
+        _ => false,
+    }
 }
 
 /// Checks an attribute for an element (names compared ASCII
 /// case-insensitively): the attribute's name as spelt in [`ATTRIBUTES`], or
 /// why it is refused. Shared by the sanitiser and the `setAttribute` action.
+///
+/// A `srcset` is split at whitespace and commas and every token must be an
+/// allowed image URL (descriptors such as `2x` read as relative URLs).
+/// Browsers keep commas inside a candidate URL, but a scheme ends before any
+/// comma, so this split sees every scheme they see; it is stricter only for
+/// a `data:` URL whose type is followed directly by its comma
+/// (`data:image/png,...`: write `data:image/png;base64,...`).
 pub fn check_attribute(tag: &str, name: &str, value: &str) -> Result<&'static str, Refusal> {
-    let Some(&(_, name, rule)) = ATTRIBUTES.iter().find(|(t, n, _)| {
-        (*t == "*" || t.eq_ignore_ascii_case(tag)) && n.eq_ignore_ascii_case(name)
-    }) else {
-        return Err(Refusal::Name);
-    };
-    let ok = match rule {
-        Value::Text => true,
-        Value::Url => url_allowed(value, false),
-        Value::ImageUrl => url_allowed(value, true),
-        Value::Srcset => srcset_allowed(value),
-        Value::Target => ["_blank", "_self"]
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(value)),
-        Value::Rel => !value
-            .split(|c: char| c.is_ascii_whitespace())
-            .any(|t| t.eq_ignore_ascii_case("opener")),
+    let name = ATTRIBUTES
+        .iter()
+        .filter(|(t, _)| *t == "*" || t.eq_ignore_ascii_case(tag))
+        .find_map(|(_, names)| Words(names).find(|n| n.eq_ignore_ascii_case(name)))
+        .ok_or(Refusal::Name)?;
+    let v = value.as_bytes();
+    let ok = match name {
+        "href" | "cite" => url_ok(v, false),
+        "src" => url_ok(v, true),
+        "srcset" => v
+            .split(|c| *c == b',' || is_ws(*c))
+            .all(|t| url_ok(t, true)),
+        "target" => value.eq_ignore_ascii_case("_blank") || value.eq_ignore_ascii_case("_self"),
+        "rel" => !v
+            .split(|c| is_ws(*c))
+            .any(|t| t.eq_ignore_ascii_case(b"opener")),
+        _ => true,
     };
     if ok {
         Ok(name)
@@ -289,17 +253,6 @@ pub fn attribute_allowed(tag: &str, name: &str, value: &str) -> bool {
 pub fn forced_rel(tag: &str, target: Option<&str>) -> Option<&'static str> {
     (tag.eq_ignore_ascii_case("a") && target.is_some_and(|t| t.eq_ignore_ascii_case("_blank")))
         .then_some("noopener noreferrer")
-}
-
-/// The distinct attribute names of [`ATTRIBUTES`].
-pub fn attribute_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = Vec::new();
-    for (_, n, _) in ATTRIBUTES {
-        if !names.contains(n) {
-            names.push(n);
-        }
-    }
-    names
 }
 
 /// The longest prefix of `input` of at most [`MAX_INPUT`] bytes that ends on
@@ -329,18 +282,49 @@ enum Class {
     Drop,
 }
 
+/// The words of a space-separated list (`str::split` would bring `memchr`).
+pub struct Words(pub &'static str);
+
+impl Iterator for Words {
+    type Item = &'static str;
+
+    fn next(&mut self) -> Option<&'static str> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let n = self
+            .0
+            .bytes()
+            .position(|c| c == b' ')
+            .unwrap_or(self.0.len());
+        let word = self.0.get(..n)?;
+        self.0 = self.0.get(n + 1..).unwrap_or("");
+        Some(word)
+    }
+}
+
 /// The word of a space-separated `list` equal to `name`.
 fn listed(list: &'static str, name: &str) -> Option<&'static str> {
-    list.split(' ').find(|w| *w == name)
+    Words(list).find(|w| *w == name)
 }
 
 fn classify(name: &str) -> Class {
     if let Some(t) = listed(ELEMENTS, name) {
         Class::Keep(t)
-    } else if listed(DROPPED, name).is_some() || name.contains(':') {
+    } else if listed(DROPPED, name).is_some() || name.bytes().any(|c| c == b':') {
         Class::Drop
     } else {
         Class::Unwrap
+    }
+}
+
+/// What the sanitiser does with an element named `name` (lower case): keeps
+/// it, unwraps it (keeps its content), or removes it with its content.
+pub fn element_rule(name: &str) -> Open {
+    match classify(name) {
+        Class::Keep(_) => Open::Kept,
+        Class::Unwrap => Open::Unwrapped,
+        Class::Drop => Open::Dropped,
     }
 }
 
@@ -354,6 +338,9 @@ pub struct Builder {
     stack: Vec<Element>,
     nodes: usize,
     truncated: bool,
+    /// From the tokenizer: a removed element whose content is being
+    /// skipped, and its nesting.
+    skip: Option<(String, usize)>,
 }
 
 impl Builder {
@@ -376,7 +363,7 @@ impl Builder {
 
     /// Appends text (merged with text just before it).
     pub fn text(&mut self, text: &str) {
-        if text.is_empty() {
+        if text.is_empty() || self.skip.is_some() {
             return;
         }
         if let Some(Node::Text(t)) = self.children().last_mut() {
@@ -390,8 +377,9 @@ impl Builder {
     }
 
     /// Opens an element named `name` (lower case) with its attributes
-    /// (names lower case, values decoded), and says what became of it.
-    pub fn open(&mut self, name: &str, attrs: &[(String, String)]) -> Open {
+    /// (distinct names, lower case; values decoded), and says what became of
+    /// it.
+    pub fn open(&mut self, name: &str, attrs: Vec<(String, String)>) -> Open {
         let tag = match classify(name) {
             Class::Keep(t) => t,
             Class::Unwrap => return Open::Unwrapped,
@@ -405,24 +393,23 @@ impl Builder {
             self.truncated = true;
             return Open::Unwrapped;
         }
+        let target = attrs.iter().find(|(n, _)| n == "target");
+        let rel = forced_rel(tag, target.map(|(_, v)| v.as_str()));
         let mut el = Element {
             tag,
             attrs: Vec::new(),
             children: Vec::new(),
         };
         for (n, v) in attrs {
-            if let Ok(n) = check_attribute(tag, n, v) {
-                if !el.attrs.iter().any(|(k, _)| *k == n) {
-                    el.attrs.push((n, v.clone()));
-                }
+            if rel.is_some() && n == "rel" {
+                continue;
+            }
+            if let Ok(n) = check_attribute(tag, &n, &v) {
+                el.attrs.push((n, v));
             }
         }
-        let target = el.attrs.iter().find(|(k, _)| *k == "target");
-        if let Some(rel) = forced_rel(tag, target.map(|(_, v)| v.as_str())) {
-            match el.attrs.iter_mut().find(|(k, _)| *k == "rel") {
-                Some(slot) => slot.1 = rel.to_string(),
-                None => el.attrs.push(("rel", rel.to_string())),
-            }
+        if let Some(rel) = rel {
+            el.attrs.push(("rel", rel.to_string()));
         }
         self.nodes += 1;
         self.stack.push(el);
@@ -518,10 +505,10 @@ impl Builder {
                 };
                 self.close_to(i + 1);
                 if matches!(tag, "tr" | "td" | "th") && self.top() == "table" {
-                    self.open("tbody", &[]);
+                    self.open("tbody", Vec::new());
                 }
                 if matches!(tag, "td" | "th") && listed(SECTIONS, self.top()).is_some() {
-                    self.open("tr", &[]);
+                    self.open("tr", Vec::new());
                 }
             }
             _ => {}
@@ -529,17 +516,25 @@ impl Builder {
         true
     }
 
-    /// A start tag from the tokenizer; `true` when the element is removed
-    /// with its content (skip up to its end tag).
-    fn start_tag(&mut self, name: &str, attrs: &[(String, String)], self_closing: bool) -> bool {
-        // The HTML parser reads <image> as <img>.
-        let name = if name == "image" { "img" } else { name };
-        match classify(name) {
-            Class::Drop => {
-                !(listed(VOID, name).is_some()
-                    || (self_closing && (name == "svg" || name == "math")))
+    /// A start tag from the tokenizer.
+    fn start_tag(&mut self, name: String, attrs: Vec<(String, String)>, self_closing: bool) {
+        if let Some((skipped, depth)) = &mut self.skip {
+            if *skipped == name && !self_closing {
+                *depth += 1;
             }
-            Class::Unwrap => false,
+            return;
+        }
+        // The HTML parser reads <image> as <img>.
+        let name = if name == "image" { "img".into() } else { name };
+        match classify(&name) {
+            Class::Drop => {
+                if !(listed(VOID, &name).is_some()
+                    || (self_closing && (name == "svg" || name == "math")))
+                {
+                    self.skip = Some((name, 1));
+                }
+            }
+            Class::Unwrap => {}
             Class::Keep(tag) => {
                 if self.implied(tag)
                     && self.open(tag, attrs) == Open::Kept
@@ -547,7 +542,6 @@ impl Builder {
                 {
                     self.close();
                 }
-                false
             }
         }
     }
@@ -555,7 +549,14 @@ impl Builder {
     /// An end tag from the tokenizer: closes the innermost open element of
     /// that name, if any.
     fn end_tag(&mut self, name: &str) {
-        if let Some(i) = self.stack.iter().rposition(|e| e.tag == name) {
+        if let Some((skipped, depth)) = &mut self.skip {
+            if skipped == name {
+                *depth -= 1;
+                if *depth == 0 {
+                    self.skip = None;
+                }
+            }
+        } else if let Some(i) = self.stack.iter().rposition(|e| e.tag == name) {
             self.close_to(i);
         }
     }
@@ -565,46 +566,20 @@ impl Builder {
 /// into allowed nodes. Never fails; see the module docs for what is kept.
 pub fn sanitize(input: &str) -> Fragment {
     let (src, clamped) = clamp(input);
-    let mut b = Builder::new();
-    b.truncated = clamped;
-    let mut tok = Tokenizer { s: src, i: 0 };
-    // A removed element whose content is being skipped, and its nesting.
-    let mut skip: Option<(String, usize)> = None;
-    while let Some(token) = tok.next() {
+    let mut b = Builder {
+        truncated: clamped,
+        ..Builder::default()
+    };
+    let mut t = Tokenizer { s: src, i: 0 };
+    while t.i < src.len() {
         if b.full() {
             b.truncated = true;
             break;
         }
-        if let Some((name, depth)) = &mut skip {
-            match token {
-                Token::Start(n, _, false) if n == *name => *depth += 1,
-                Token::End(n) if n == *name => {
-                    *depth -= 1;
-                    if *depth == 0 {
-                        skip = None;
-                    }
-                }
-                _ => {}
-            }
-            continue;
-        }
-        match token {
-            Token::Text(t) => b.text(&t),
-            Token::Start(n, attrs, self_closing) => {
-                if b.start_tag(&n, &attrs, self_closing) {
-                    skip = Some((n, 1));
-                }
-            }
-            Token::End(n) => b.end_tag(&n),
-        }
+        t.step(&mut b);
     }
+    b.skip = None;
     b.finish()
-}
-
-enum Token {
-    Start(String, Vec<(String, String)>, bool),
-    End(String),
-    Text(String),
 }
 
 fn is_ws(c: u8) -> bool {
@@ -618,198 +593,161 @@ struct Tokenizer<'a> {
     i: usize,
 }
 
-impl Tokenizer<'_> {
-    fn byte(&self, at: usize) -> Option<u8> {
-        self.s.as_bytes().get(at).copied()
+impl<'a> Tokenizer<'a> {
+    fn byte(&self, k: usize) -> Option<u8> {
+        self.s.as_bytes().get(self.i + k).copied()
     }
 
-    fn slice(&self, from: usize, to: usize) -> &str {
-        self.s.get(from..to).unwrap_or("")
+    /// Where `pat` (ASCII case-insensitive) next starts.
+    fn find(&self, pat: &[u8]) -> Option<usize> {
+        let rest = self.s.as_bytes().get(self.i..)?;
+        let j = rest
+            .windows(pat.len())
+            .position(|w| w.eq_ignore_ascii_case(pat))?;
+        Some(self.i + j)
     }
 
-    /// The position of `pat` at or after `from`.
-    fn find(&self, from: usize, pat: &[u8]) -> Option<usize> {
-        let rest = self.s.as_bytes().get(from..)?;
-        rest.windows(pat.len())
-            .position(|w| w == pat)
-            .map(|j| from + j)
+    /// Moves past the next `pat`, or to the end.
+    fn skip_past(&mut self, pat: &[u8]) {
+        self.i = self.find(pat).map_or(self.s.len(), |j| j + pat.len());
     }
 
-    /// Moves past the next `pat` at or after `from`, or to the end.
-    fn skip_past(&mut self, from: usize, pat: &[u8]) {
-        self.i = self.find(from, pat).map_or(self.s.len(), |j| j + pat.len());
+    /// Moves past the bytes that satisfy `f`, and returns them. `f` holds for
+    /// every non-ASCII byte, so this always stops on a character boundary.
+    fn eat(&mut self, f: fn(u8) -> bool) -> &'a str {
+        let from = self.i;
+        while self.byte(0).is_some_and(f) {
+            self.i += 1;
+        }
+        self.s.get(from..self.i).unwrap_or("")
     }
 
-    fn next(&mut self) -> Option<Token> {
-        loop {
-            let i = self.i;
-            if self.byte(i)? != b'<' {
-                return Some(self.text(i));
+    /// Reads one token (text, tag, comment) into the builder; at least one
+    /// byte.
+    fn step(&mut self, b: &mut Builder) {
+        let c = self.byte(0).unwrap_or(b'<');
+        let c1 = self.byte(1).unwrap_or(b' ');
+        let c2 = self.byte(2);
+        let end = c1 == b'/';
+        if c != b'<'
+            || !(c1.is_ascii_alphabetic() || matches!(c1, b'!' | b'?') || (end && c2.is_some()))
+        {
+            // Text, up to the next `<` after this byte (`</` at the end is
+            // text too).
+            let from = self.i;
+            self.i += 1;
+            self.eat(|c| c != b'<');
+            b.text(&decode(self.s.get(from..self.i).unwrap_or(""), false));
+        } else if c1.is_ascii_alphabetic() || (end && c2.is_some_and(|c| c.is_ascii_alphabetic())) {
+            self.i += 1 + usize::from(end);
+            self.tag(end, b);
+        } else if c1 == b'!' && c2 == Some(b'-') && self.byte(3) == Some(b'-') {
+            // A comment; `<!-->` and `<!--->` are complete ones.
+            self.i += 4;
+            if self.byte(0) == Some(b'>') {
+                self.i += 1;
+            } else if self.byte(0) == Some(b'-') && self.byte(1) == Some(b'>') {
+                self.i += 2;
+            } else {
+                let short = self.find(b"-->").map_or(usize::MAX, |j| j + 3);
+                let long = self.find(b"--!>").map_or(usize::MAX, |j| j + 4);
+                self.i = short.min(long).min(self.s.len());
             }
-            let after = |k: usize| self.byte(i + k);
-            match after(1) {
-                Some(c) if c.is_ascii_alphabetic() => {
-                    self.i = i + 1;
-                    if let Some(t) = self.tag(false) {
-                        return Some(t);
-                    }
-                }
-                Some(b'/') => match after(2) {
-                    Some(c) if c.is_ascii_alphabetic() => {
-                        self.i = i + 2;
-                        if let Some(t) = self.tag(true) {
-                            return Some(t);
-                        }
-                    }
-                    Some(b'>') => self.i = i + 3,
-                    None => return Some(self.text(i)),
-                    _ => self.skip_past(i + 2, b">"),
-                },
-                Some(b'!') if after(2) == Some(b'-') && after(3) == Some(b'-') => {
-                    // A comment; `<!-->` and `<!--->` are complete ones.
-                    match (after(4), after(5)) {
-                        (Some(b'>'), _) => self.i = i + 5,
-                        (Some(b'-'), Some(b'>')) => self.i = i + 6,
-                        _ => {
-                            let end = [&b"-->"[..], b"--!>"]
-                                .iter()
-                                .filter_map(|p| self.find(i + 4, p).map(|j| j + p.len()))
-                                .min();
-                            self.i = end.unwrap_or(self.s.len());
-                        }
-                    }
-                }
-                // Doctypes, CDATA sections, processing instructions: bogus
-                // comments up to the next `>`.
-                Some(b'!' | b'?') => self.skip_past(i + 2, b">"),
-                _ => return Some(self.text(i)),
-            }
+        } else {
+            // `</>`, doctypes, CDATA sections, processing instructions,
+            // `</` + non-letter: bogus comments up to the next `>`.
+            self.skip_past(b">");
         }
     }
 
-    /// Text from `from` up to the next `<` after it.
-    fn text(&mut self, from: usize) -> Token {
-        let end = self.find(from + 1, b"<").unwrap_or(self.s.len());
-        self.i = end;
-        Token::Text(decode(self.slice(from, end), false))
-    }
-
-    /// A tag whose name starts at `self.i`. `None` when there is nothing to
-    /// emit: the input ended inside the tag (browsers drop such a tag), or a
-    /// raw-text element was skipped whole.
-    fn tag(&mut self, end: bool) -> Option<Token> {
-        let b = self.s.as_bytes();
-        let len = b.len();
-        let mut i = self.i;
-        let until = |i: &mut usize, stop: &dyn Fn(u8) -> bool| {
-            while b.get(*i).is_some_and(|&c| !stop(c)) {
-                *i += 1;
-            }
-        };
-        until(&mut i, &|c| is_ws(c) || c == b'/' || c == b'>');
-        let name = self.slice(self.i, i).to_ascii_lowercase();
+    /// A tag whose name starts here, into the builder. Nothing when the
+    /// input ends inside the tag (browsers drop such a tag); a raw-text
+    /// element is skipped whole.
+    fn tag(&mut self, end: bool, b: &mut Builder) {
+        let name = self
+            .eat(|c| !is_ws(c) && c != b'/' && c != b'>')
+            .to_ascii_lowercase();
         let mut attrs: Vec<(String, String)> = Vec::new();
         let mut self_closing = false;
         loop {
-            until(&mut i, &|c| !is_ws(c));
-            match b.get(i) {
-                None => {
-                    self.i = len;
-                    return None;
-                }
-                Some(b'>') => {
-                    i += 1;
-                    break;
-                }
+            self.eat(is_ws);
+            match self.byte(0) {
+                None => return,
+                Some(b'>') => break,
                 Some(b'/') => {
-                    i += 1;
-                    if b.get(i) == Some(&b'>') {
-                        self_closing = true;
-                        i += 1;
-                        break;
-                    }
+                    self.i += 1;
+                    self_closing = self.byte(0) == Some(b'>');
                     continue;
                 }
                 _ => {}
             }
             // A name may start with `=`.
-            let n0 = i;
-            i += 1;
-            until(&mut i, &|c| is_ws(c) || matches!(c, b'/' | b'>' | b'='));
-            let attr = self.slice(n0, i).to_ascii_lowercase();
-            until(&mut i, &|c| !is_ws(c));
+            let from = self.i;
+            self.i += 1;
+            self.eat(|c| !is_ws(c) && !matches!(c, b'/' | b'>' | b'='));
+            let attr = self.s.get(from..self.i).unwrap_or("").to_ascii_lowercase();
+            self.eat(is_ws);
             let mut value = String::new();
-            if b.get(i) == Some(&b'=') {
-                i += 1;
-                until(&mut i, &|c| !is_ws(c));
-                match b.get(i) {
-                    Some(&q @ (b'"' | b'\'')) => {
-                        let Some(e) = self.find(i + 1, &[q]) else {
-                            self.i = len;
-                            return None;
+            if self.byte(0) == Some(b'=') {
+                self.i += 1;
+                self.eat(is_ws);
+                let raw = match self.byte(0) {
+                    Some(q @ (b'"' | b'\'')) => {
+                        self.i += 1;
+                        let from = self.i;
+                        let Some(to) = self.find(&[q]) else {
+                            self.i = self.s.len();
+                            return;
                         };
-                        value = decode(self.slice(i + 1, e), true);
-                        i = e + 1;
+                        self.i = to + 1;
+                        self.s.get(from..to).unwrap_or("")
                     }
-                    Some(b'>') | None => {}
-                    _ => {
-                        let v0 = i;
-                        until(&mut i, &|c| is_ws(c) || c == b'>');
-                        value = decode(self.slice(v0, i), true);
-                    }
-                }
+                    _ => self.eat(|c| !is_ws(c) && c != b'>'),
+                };
+                value = decode(raw, true);
             }
             // The first of duplicate attributes wins.
             if !attrs.iter().any(|(k, _)| *k == attr) {
                 attrs.push((attr, value));
             }
         }
-        self.i = i;
+        self.i += 1;
         if end {
-            return Some(Token::End(name));
-        }
-        if name == "plaintext" {
-            self.i = len;
-            return None;
-        }
-        if listed(RAW_TEXT, &name).is_some() {
-            self.skip_raw(&name);
-            return None;
-        }
-        Some(Token::Start(name, attrs, self_closing))
-    }
-
-    /// Skips a raw-text element's content and its end tag.
-    fn skip_raw(&mut self, name: &str) {
-        let mut from = self.i;
-        while let Some(j) = self.find(from, b"</") {
-            let n = j + 2 + name.len();
-            if self.slice(j + 2, n).eq_ignore_ascii_case(name)
-                && self
-                    .byte(n)
-                    .is_some_and(|c| is_ws(c) || c == b'/' || c == b'>')
-            {
-                self.i = n;
-                self.tag(true);
-                return;
+            b.end_tag(&name);
+        } else if name == "plaintext" {
+            self.i = self.s.len();
+        } else if listed(RAW_TEXT, &name).is_some() {
+            // Skip to an end tag of that name followed by space, `/` or `>`.
+            let mut pat = String::from("</");
+            pat.push_str(&name);
+            loop {
+                self.skip_past(pat.as_bytes());
+                match self.byte(0) {
+                    None => break,
+                    Some(c) if is_ws(c) || c == b'/' || c == b'>' => {
+                        self.tag(true, &mut Builder::default());
+                        break;
+                    }
+                    _ => {}
+                }
             }
-            from = j + 2;
+        } else {
+            b.start_tag(name, attrs, self_closing);
         }
-        self.i = self.s.len();
     }
 }
 
 /// Named character references decoded (a subset: the common ones and those
-/// used to hide URL schemes), with `;`.
+/// used to hide URL schemes), with `;`; numeric ones are all decoded.
 const ENTITIES: &[(&str, char)] = &[
     ("amp", '&'),
     ("lt", '<'),
     ("gt", '>'),
     ("quot", '"'),
-    ("apos", '\''),
     ("nbsp", '\u{a0}'),
     ("copy", '\u{a9}'),
     ("reg", '\u{ae}'),
+    ("apos", '\''),
     ("trade", '\u{2122}'),
     ("hellip", '\u{2026}'),
     ("mdash", '\u{2014}'),
@@ -821,113 +759,78 @@ const ENTITIES: &[(&str, char)] = &[
     ("laquo", '\u{ab}'),
     ("raquo", '\u{bb}'),
     ("bull", '\u{2022}'),
-    ("middot", '\u{b7}'),
     ("euro", '\u{20ac}'),
-    ("pound", '\u{a3}'),
-    ("yen", '\u{a5}'),
-    ("cent", '\u{a2}'),
-    ("deg", '\u{b0}'),
     ("times", '\u{d7}'),
-    ("divide", '\u{f7}'),
-    ("shy", '\u{ad}'),
     ("Tab", '\t'),
     ("NewLine", '\n'),
     ("colon", ':'),
-    ("semi", ';'),
-    ("sol", '/'),
-    ("bsol", '\\'),
-    ("lpar", '('),
-    ("rpar", ')'),
-    ("period", '.'),
-    ("comma", ','),
-    ("excl", '!'),
-    ("quest", '?'),
-    ("num", '#'),
-    ("equals", '='),
-    ("lowbar", '_'),
-    ("grave", '`'),
 ];
 
-/// Names decoded even without `;` (HTML's legacy ones, among the above).
-const LEGACY: &[&str] = &["amp", "lt", "gt", "quot", "nbsp", "copy", "reg"];
+/// How many of the first [`ENTITIES`] are also decoded without `;` (HTML's
+/// legacy names).
+const LEGACY: usize = 7;
 
-/// Decodes character references (the named subset above and all numeric
-/// ones), and normalises newlines; NUL is dropped in text and replaced in
-/// attribute values. In attribute values a legacy name followed by an
-/// alphanumeric or `=` is left alone, as browsers do.
+/// Decodes character references and normalises newlines; NUL is dropped in
+/// text and replaced in attribute values. In attribute values a legacy name
+/// followed by an alphanumeric or `=` is left alone, as browsers do.
 fn decode(s: &str, attr: bool) -> String {
-    if !s.contains(['&', '\r', '\0']) {
-        return s.to_string();
-    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        rest = rest.get(c.len_utf8()..).unwrap_or("");
-        match c {
-            '\r' => {
-                out.push('\n');
-                rest = rest.strip_prefix('\n').unwrap_or(rest);
+    while let Some(i) = rest.bytes().position(|c| matches!(c, b'&' | b'\r' | 0)) {
+        out.push_str(rest.get(..i).unwrap_or(""));
+        let tail = rest.get(i + 1..).unwrap_or("");
+        let (c, used) = match rest.as_bytes().get(i) {
+            Some(b'&') => {
+                reference(tail.as_bytes(), attr).map_or((Some('&'), 0), |(c, n)| (Some(c), n))
             }
-            '\0' if attr => out.push('\u{fffd}'),
-            '\0' => {}
-            '&' => match reference(rest, attr) {
-                Some((ch, used)) => {
-                    out.push(ch);
-                    rest = rest.get(used..).unwrap_or("");
-                }
-                None => out.push('&'),
-            },
-            c => out.push(c),
-        }
+            Some(b'\r') => (Some('\n'), usize::from(tail.starts_with('\n'))),
+            _ => (attr.then_some('\u{fffd}'), 0),
+        };
+        out.extend(c);
+        rest = tail.get(used..).unwrap_or("");
     }
+    out.push_str(rest);
     out
 }
 
 /// The character a reference after `&` stands for, and the bytes it used.
-fn reference(s: &str, attr: bool) -> Option<(char, usize)> {
-    let b = s.as_bytes();
-    if let Some(num) = s.strip_prefix('#') {
-        let hex = num.starts_with(['x', 'X']);
-        let digits = num.as_bytes().get(usize::from(hex)..).unwrap_or(&[]);
-        let radix = if hex { 16 } else { 10 };
-        let n = digits
-            .iter()
-            .take_while(|c| (**c as char).is_digit(radix))
-            .count();
-        if n == 0 {
-            return None;
-        }
+fn reference(b: &[u8], attr: bool) -> Option<(char, usize)> {
+    let semicolon = |i: usize| i + usize::from(b.get(i) == Some(&b';'));
+    if b.first() == Some(&b'#') {
+        let hex = matches!(b.get(1), Some(b'x' | b'X'));
+        let start = 1 + usize::from(hex);
+        let mut i = start;
         let mut v: u32 = 0;
-        for &c in digits.get(..n)? {
-            let d = (c as char).to_digit(radix).unwrap_or(0);
-            v = v.saturating_mul(radix).saturating_add(d).min(0x11_0000);
+        while let Some(&c) = b.get(i) {
+            let d = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' | b'A'..=b'F' if hex => (c | 0x20) - b'a' + 10,
+                _ => break,
+            };
+            v = (v * if hex { 16 } else { 10 } + u32::from(d)).min(0x11_0000);
+            i += 1;
         }
-        let used = 1 + usize::from(hex) + n;
-        let used = used + usize::from(b.get(used) == Some(&b';'));
-        let ch = char::from_u32(v)
-            .filter(|&c| c != '\0')
+        let c = char::from_u32(v)
+            .filter(|c| *c != '\0')
             .unwrap_or('\u{fffd}');
-        return Some((ch, used));
+        return (i > start).then_some((c, semicolon(i)));
     }
-    let run = b
-        .iter()
-        .take(32)
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .count();
-    let name = s.get(..run)?;
+    let run = b.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+    let name = b.get(..run)?;
     if b.get(run) == Some(&b';') {
-        if let Some((_, ch)) = ENTITIES.iter().find(|(n, _)| *n == name) {
-            return Some((*ch, run + 1));
+        if let Some((_, c)) = ENTITIES.iter().find(|(n, _)| n.as_bytes() == name) {
+            return Some((*c, run + 1));
         }
     }
-    let legacy = LEGACY
+    // A legacy name the run starts with (`&ampx` is `&x`; none is a prefix
+    // of another).
+    let (n, c) = ENTITIES
+        .get(..LEGACY)?
         .iter()
-        .filter(|l| name.starts_with(**l))
-        .max_by_key(|l| l.len())?;
-    let next = b.get(legacy.len());
+        .find(|(n, _)| name.starts_with(n.as_bytes()))?;
+    let next = b.get(n.len());
     if attr && next.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'=') {
         return None;
     }
-    let (_, ch) = ENTITIES.iter().find(|(n, _)| n == legacy)?;
-    Some((*ch, legacy.len()))
+    Some((*c, n.len()))
 }
