@@ -282,7 +282,7 @@ enum Class {
     Drop,
 }
 
-/// The words of a space-separated list (`str::split` would bring `memchr`).
+/// The words of a space-separated list.
 pub struct Words(pub &'static str);
 
 impl Iterator for Words {
@@ -292,13 +292,8 @@ impl Iterator for Words {
         if self.0.is_empty() {
             return None;
         }
-        let n = self
-            .0
-            .bytes()
-            .position(|c| c == b' ')
-            .unwrap_or(self.0.len());
-        let word = self.0.get(..n)?;
-        self.0 = self.0.get(n + 1..).unwrap_or("");
+        let (word, rest) = self.0.split_once(' ').unwrap_or((self.0, ""));
+        self.0 = rest;
         Some(word)
     }
 }

@@ -81,10 +81,13 @@ pub fn set_html(el: &Element, html: &str) -> Result<Applied, &'static str> {
     set_html_with(el, html, Path::Auto)
 }
 
-/// Replaces `el`'s children with the sanitised `html` by `path`. Fails
-/// only if [`Path::Sanitizer`] is asked for and missing, or the page
-/// refuses a node; `el` is then unchanged.
+/// Replaces `el`'s children with the sanitised `html` by `path`. Fails,
+/// leaving `el` unchanged, on the elements [`set_text`] refuses (children of
+/// an empty `<script>` run, those of a `<style>` are CSS), if
+/// [`Path::Sanitizer`] is asked for and missing, or if the page refuses a
+/// node.
 pub fn set_html_with(el: &Element, html: &str, path: Path) -> Result<Applied, &'static str> {
+    content_allowed(el)?;
     let doc = el.owner_document().ok_or("the element has no document")?;
     let (fragment, path) = match path {
         Path::Builder => (html::sanitize(html), Path::Builder),
@@ -109,12 +112,19 @@ pub fn set_html_with(el: &Element, html: &str, path: Path) -> Result<Applied, &'
 /// is code or raw text (`script`, `style`, ...: [`html::DROPPED`]) and
 /// outside the HTML namespace (an SVG `<script>`).
 pub fn set_text(el: &Element, text: &str) -> Result<(), &'static str> {
+    content_allowed(el)?;
+    el.set_text_content(Some(text));
+    Ok(())
+}
+
+/// Whether content may be put in `el`: an HTML element whose children are
+/// neither code nor raw text.
+fn content_allowed(el: &Element) -> Result<(), &'static str> {
     if el.namespace_uri().as_deref() != Some(XHTML)
         || html::element_rule(&tag_of(el)) == Open::Dropped
     {
-        return Err("text cannot be set on this element");
+        return Err("content cannot be set on this element");
     }
-    el.set_text_content(Some(text));
     Ok(())
 }
 

@@ -473,3 +473,33 @@ fn set_text_is_text_and_never_code() {
         .unwrap();
     assert!(set_text(&svg_script, "window.__xss = 1").is_err());
 }
+
+#[wasm_bindgen_test]
+async fn html_is_never_put_in_code_elements() {
+    // An empty <script> runs the text it is given once connected; the text
+    // of a <style> is CSS.
+    let doc = document();
+    let window: JsValue = web_sys::window().unwrap().into();
+    let mut targets = Vec::new();
+    for tag in ["script", "style", "textarea", "title", "iframe", "noscript"] {
+        let el = doc.create_element(tag).unwrap();
+        doc.body().unwrap().append_child(&el).unwrap();
+        targets.push(el);
+    }
+    targets.push(
+        doc.create_element_ns(Some("http://www.w3.org/2000/svg"), "script")
+            .unwrap(),
+    );
+    for el in &targets {
+        for path in [Path::Auto, Path::Sanitizer, Path::Builder] {
+            let got = set_html_with(el, "window.__xss = 1", path);
+            assert!(got.is_err(), "<{}> {path:?}", el.local_name());
+        }
+        assert_eq!(el.child_nodes().length(), 0, "<{}>", el.local_name());
+    }
+    sleep(50).await;
+    assert!(flag(&window).is_undefined(), "a script ran");
+    for el in targets {
+        el.remove();
+    }
+}
