@@ -87,38 +87,20 @@ fn escape(s: &str, attr: bool) -> String {
     }
 }
 
-/// Elements that must never reach the page.
-const FORBIDDEN: &[&str] = &[
-    "script",
-    "style",
-    "iframe",
-    "frame",
-    "frameset",
-    "object",
-    "embed",
-    "applet",
-    "template",
-    "noscript",
-    "svg",
-    "math",
-    "form",
-    "input",
-    "button",
-    "select",
-    "option",
-    "textarea",
-    "base",
-    "link",
-    "meta",
-    "title",
-    "xmp",
-    "plaintext",
-    "body",
-    "html",
-    "head",
-    "video",
-    "audio",
-];
+/// The elements and the attributes that must never reach the page
+/// (`tests/fixtures/forbidden.json`).
+fn forbidden() -> (Vec<String>, Vec<String>) {
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/forbidden.json")).unwrap();
+    let list = |k: &str| {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    (list("elements"), list("attributes"))
+}
 
 /// `value` resolved by the browser against the page, or "" if it cannot be.
 fn resolve(value: &str) -> String {
@@ -145,6 +127,7 @@ fn url_is_safe(value: &str, image: bool) -> bool {
 
 /// Everything unsafe in `root` and below, read from the live DOM.
 fn problems(root: &Element) -> Vec<String> {
+    let (forbidden_elements, forbidden_attributes) = forbidden();
     let mut out = Vec::new();
     let all = root.query_selector_all("*").unwrap();
     let mut elements: Vec<Element> = vec![root.clone()];
@@ -153,26 +136,14 @@ fn problems(root: &Element) -> Vec<String> {
     }
     for el in elements {
         let tag = el.local_name();
-        if el.namespace_uri().as_deref() != Some(XHTML) || FORBIDDEN.contains(&tag.as_str()) {
+        if el.namespace_uri().as_deref() != Some(XHTML) || forbidden_elements.contains(&tag) {
             out.push(format!("element <{tag}> in {:?}", el.namespace_uri()));
         }
         let image = tag == "img" || tag == "source";
         for name in el.get_attribute_names().iter() {
             let name = name.as_string().unwrap();
             let value = el.get_attribute(&name).unwrap();
-            if name.starts_with("on")
-                || [
-                    "style",
-                    "srcdoc",
-                    "action",
-                    "formaction",
-                    "is",
-                    "id",
-                    "name",
-                    "ping",
-                ]
-                .contains(&name.as_str())
-            {
+            if name.starts_with("on") || forbidden_attributes.contains(&name) {
                 out.push(format!("<{tag} {name}>"));
             }
             let urls: Vec<&str> = match name.as_str() {
