@@ -21,17 +21,10 @@ use super::sleep;
 const XHTML: &str = "http://www.w3.org/1999/xhtml";
 const PATHS: [Path; 2] = [Path::Sanitizer, Path::Builder];
 
-/// The string fields `keys` of each object of a fixture.
-fn fixture<const N: usize>(text: &str, keys: [&str; N]) -> Vec<[String; N]> {
-    let all: Vec<serde_json::Value> = serde_json::from_str(text).unwrap();
-    all.iter()
-        .map(|v| keys.map(|k| v[k].as_str().expect(k).to_string()))
-        .collect()
-}
+#[path = "../support/html_fixtures.rs"]
+mod fixtures;
 
-fn corpus() -> Vec<[String; 2]> {
-    fixture(include_str!("../fixtures/xss.json"), ["name", "html"])
-}
+use fixtures::{corpus, escape, forbidden, ordinary, urls, VOID};
 
 fn document() -> Document {
     web_sys::window().unwrap().document().unwrap()
@@ -60,7 +53,7 @@ fn render(node: &Node, out: &mut String) {
                 out.push_str(&format!(" {name}=\"{}\"", escape(&value, true)));
             }
             out.push('>');
-            if !["br", "hr", "img", "source", "wbr"].contains(&tag.as_str()) {
+            if !VOID.contains(&tag.as_str()) {
                 render(&n, out);
                 out.push_str(&format!("</{tag}>"));
             }
@@ -76,30 +69,6 @@ fn canonical(el: &Element) -> String {
     let mut out = String::new();
     render(el, &mut out);
     out
-}
-
-fn escape(s: &str, attr: bool) -> String {
-    let s = s.replace('&', "&amp;");
-    if attr {
-        s.replace('"', "&quot;")
-    } else {
-        s.replace('<', "&lt;").replace('>', "&gt;")
-    }
-}
-
-/// The elements and the attributes that must never reach the page
-/// (`tests/fixtures/forbidden.json`).
-fn forbidden() -> (Vec<String>, Vec<String>) {
-    let v: serde_json::Value =
-        serde_json::from_str(include_str!("../fixtures/forbidden.json")).unwrap();
-    let list = |k: &str| {
-        v[k].as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_str().unwrap().to_string())
-            .collect()
-    };
-    (list("elements"), list("attributes"))
 }
 
 /// `value` resolved by the browser against the page, or "" if it cannot be.
@@ -146,14 +115,7 @@ fn problems(root: &Element) -> Vec<String> {
             if name.starts_with("on") || forbidden_attributes.contains(&name) {
                 out.push(format!("<{tag} {name}>"));
             }
-            let urls: Vec<&str> = match name.as_str() {
-                "href" | "src" | "cite" | "xlink:href" => vec![value.as_str()],
-                "srcset" => value
-                    .split(|c: char| c == ',' || c.is_ascii_whitespace())
-                    .collect(),
-                _ => vec![],
-            };
-            for u in urls {
+            for u in urls(&name, &value) {
                 if !url_is_safe(u, image) {
                     out.push(format!("<{tag} {name}={u:?}>"));
                 }
@@ -191,7 +153,7 @@ fn the_sanitizer_api_is_used_where_the_browser_has_it() {
 
 #[wasm_bindgen_test]
 fn ordinary_content_is_the_same_through_both_paths() {
-    let cases = fixture(include_str!("../fixtures/html.json"), ["html", "want"]);
+    let cases = ordinary();
     assert!(cases.len() >= 30);
     let el = container(&document());
     for [html, want] in &cases {

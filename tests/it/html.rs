@@ -9,15 +9,10 @@ use sillage::core::html::{
     MAX_DEPTH, MAX_INPUT, MAX_NODES,
 };
 
-/// The string fields `keys` of each object of a fixture file.
-fn fixture<const N: usize>(name: &str, keys: [&str; N]) -> Vec<[String; N]> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let all: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    all.iter()
-        .map(|v| keys.map(|k| v[k].as_str().expect(k).to_string()))
-        .collect()
-}
+#[path = "../support/html_fixtures.rs"]
+mod fixtures;
+
+use fixtures::{corpus, escape, forbidden, ordinary, urls, VOID};
 
 /// The canonical text of a fragment: HTML with `&`, `<`, `>` escaped in
 /// text and `&`, `"` in attribute values, void elements without end tags.
@@ -25,54 +20,21 @@ fn fixture<const N: usize>(name: &str, keys: [&str; N]) -> Vec<[String; N]> {
 fn render(nodes: &[Node], out: &mut String) {
     for n in nodes {
         match n {
-            Node::Text(t) => escape(t, false, out),
+            Node::Text(t) => out.push_str(&escape(t, false)),
             Node::Element(e) => {
                 out.push('<');
                 out.push_str(e.tag);
                 for (k, v) in &e.attrs {
-                    out.push_str(&format!(" {k}=\""));
-                    escape(v, true, out);
-                    out.push('"');
+                    out.push_str(&format!(" {k}=\"{}\"", escape(v, true)));
                 }
                 out.push('>');
-                if !["br", "hr", "img", "source", "wbr"].contains(&e.tag) {
+                if !VOID.contains(&e.tag) {
                     render(&e.children, out);
                     out.push_str(&format!("</{}>", e.tag));
                 }
             }
         }
     }
-}
-
-fn escape(s: &str, attr: bool, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' if attr => out.push_str("&quot;"),
-            '<' if !attr => out.push_str("&lt;"),
-            '>' if !attr => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// The elements and the attributes that must never come out
-/// (`tests/fixtures/forbidden.json`).
-fn forbidden() -> (Vec<String>, Vec<String>) {
-    let path = format!(
-        "{}/tests/fixtures/forbidden.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let list = |k: &str| {
-        v[k].as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_str().unwrap().to_string())
-            .collect()
-    };
-    (list("elements"), list("attributes"))
 }
 
 fn canonical(html: &str) -> String {
@@ -83,7 +45,7 @@ fn canonical(html: &str) -> String {
 
 #[test]
 fn ordinary_content_keeps_its_shape() {
-    let cases = fixture("html.json", ["html", "want"]);
+    let cases = ordinary();
     assert!(cases.len() >= 30);
     for [html, want] in cases {
         assert_eq!(canonical(&html), want, "input: {html:?}");
@@ -125,15 +87,7 @@ fn problems(nodes: &[Node], depth: usize, out: &mut Vec<String>) {
                 out.push(format!("attribute {k}"));
             }
             let image = e.tag == "img" || e.tag == "source";
-            let urls: Vec<&str> = match *k {
-                "href" | "src" | "cite" => vec![v.as_str()],
-                // Every token: at least the candidates a browser sees.
-                "srcset" => v
-                    .split(|c: char| c == ',' || c.is_ascii_whitespace())
-                    .collect(),
-                _ => vec![],
-            };
-            for u in urls {
+            for u in urls(k, v) {
                 if !url_is_safe(u, image) {
                     out.push(format!("{k}={u:?}"));
                 }
@@ -162,7 +116,7 @@ fn check_safe(name: &str, html: &str) -> Fragment {
 
 #[test]
 fn no_xss_payload_survives() {
-    let payloads = fixture("xss.json", ["name", "html"]);
+    let payloads = corpus();
     assert!(payloads.len() >= 30);
     for [name, html] in &payloads {
         check_safe(name, html);
