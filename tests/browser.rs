@@ -54,6 +54,9 @@ fn is_uuid(s: &str) -> bool {
     sillage::core::event::is_uuid(s)
 }
 
+#[path = "browser/html.rs"]
+mod html;
+
 #[wasm_bindgen_test]
 fn anonymous_id_is_created_stored_and_reused_across_reloads() {
     reload(true);

@@ -11,6 +11,7 @@ pub mod config;
 pub mod diag;
 pub mod engage;
 pub mod event;
+pub mod html;
 pub mod json;
 pub mod outbox;
 pub mod profile;

@@ -15,6 +15,7 @@
 mod capture;
 mod convert;
 mod env;
+pub mod html;
 mod net;
 mod profile;
 mod tabs;

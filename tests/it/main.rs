@@ -8,6 +8,7 @@ mod conditions;
 mod config;
 mod engage;
 mod events;
+mod html;
 mod outbox;
 mod profile;
 mod rules;
