@@ -628,9 +628,11 @@ enum Action {
         /// The text.
         text: String,
     },
-    /// Set an allow-listed attribute (`alt`, `title`, `href`, `src`,
-    /// `aria-label`, `lang`, `dir`, `target`, `rel`, `width`, `height`,
-    /// `loading`, `data-*`); URLs only http(s) or relative.
+    /// Set an allow-listed attribute (the allow-list of HTML from the config:
+    /// `class`, `title`, `lang`, `dir`, `role`, `aria-*`; `href`, `target`,
+    /// `rel` on links; `src`, `srcset`, `alt`, `width`, `height`, `loading`
+    /// on images...); URLs only http(s) or relative (images: also `data:`
+    /// PNG, GIF, JPEG, WebP, AVIF).
     SetAttribute {
         /// A CSS selector inside the slot.
         selector: Option<String>,

@@ -243,6 +243,23 @@ pub fn check_attribute(tag: &str, name: &str, value: &str) -> Result<&'static st
     }
 }
 
+/// [`check_attribute`] for an element whose tag is not known yet (a
+/// `setAttribute` action in the config, checked at load): the attribute must
+/// be allowed on some element, with a safe value there. The page checks it
+/// again against the real element.
+pub fn check_attribute_anywhere(name: &str, value: &str) -> Result<&'static str, Refusal> {
+    let tag = ATTRIBUTES
+        .iter()
+        .find(|(_, names)| Words(names).any(|n| n.eq_ignore_ascii_case(name)))
+        .map_or("*", |(t, _)| *t);
+    check_attribute(tag, name, value)
+}
+
+/// Every attribute name some element may carry, for messages.
+pub fn attribute_names() -> impl Iterator<Item = &'static str> {
+    ATTRIBUTES.iter().flat_map(|(_, names)| Words(names))
+}
+
 /// Whether `name="value"` may be set on a `tag` element.
 pub fn attribute_allowed(tag: &str, name: &str, value: &str) -> bool {
     check_attribute(tag, name, value).is_ok()

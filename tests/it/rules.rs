@@ -237,7 +237,7 @@ fn bad_configs_are_reported_with_exact_messages() {
         ),
         (
             rule(json!({"id": "r", "slot": "s", "actions": [{"type": "setAttribute", "name": "onclick", "value": "alert(1)"}]})),
-            &["rules[0].actions[0].name: attribute \"onclick\" is not allowed (allowed: data-*, alt, title, href, src, aria-label, lang, dir, target, rel, width, height, loading)"],
+            &["rules[0].actions[0].name: attribute \"onclick\" is not allowed (allowed: class title lang dir role aria-label aria-hidden data-sillage-track data-sillage-props href target rel hreflang src srcset sizes alt width height loading decoding media type cite datetime start reversed value colspan rowspan scope)"],
         ),
         (
             rule(json!({"id": "r", "slot": "s", "actions": [{"type": "setAttribute", "name": "href", "value": " JavaScript:alert(1)"}]})),
@@ -249,7 +249,7 @@ fn bad_configs_are_reported_with_exact_messages() {
         ),
         (
             rule(json!({"id": "r", "slot": "s", "actions": [{"type": "setAttribute", "name": "data-sillage-applied", "value": "x"}]})),
-            &["rules[0].actions[0].name: attribute \"data-sillage-applied\" is not allowed (allowed: data-*, alt, title, href, src, aria-label, lang, dir, target, rel, width, height, loading)"],
+            &["rules[0].actions[0].name: attribute \"data-sillage-applied\" is not allowed (allowed: class title lang dir role aria-label aria-hidden data-sillage-track data-sillage-props href target rel hreflang src srcset sizes alt width height loading decoding media type cite datetime start reversed value colspan rowspan scope)"],
         ),
         (
             rule(json!({"id": "r", "slot": "s", "actions": [{"type": "replace", "variant": "a", "html": "<b>x</b>"}]})),

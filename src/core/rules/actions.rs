@@ -29,7 +29,7 @@ pub enum Op {
     SetText(String),
     /// Set an allow-listed attribute.
     SetAttribute {
-        /// Attribute name, lower-case, from [`SAFE_ATTRIBUTES`] or `data-*`.
+        /// Attribute name, as spelt in `core::html::ATTRIBUTES`.
         name: String,
         /// Its value (a safe URL for `href`/`src`).
         value: String,
@@ -89,23 +89,6 @@ pub const ACTION_TYPES: &[(&str, &[&str])] = &[
 pub const ACTION_COMMON_KEYS: &[&str] = &["type", "selector"];
 /// `recommend` strategies.
 pub const STRATEGIES: &[&str] = &["crossSell", "upSell", "interests"];
-/// Attributes `setAttribute` may set (besides `data-*` other than `data-sillage-*`).
-pub const SAFE_ATTRIBUTES: &[&str] = &[
-    "alt",
-    "title",
-    "href",
-    "src",
-    "aria-label",
-    "lang",
-    "dir",
-    "target",
-    "rel",
-    "width",
-    "height",
-    "loading",
-];
-/// Attributes whose value is a URL: only http(s) or relative.
-pub const URL_ATTRIBUTES: &[&str] = &["href", "src"];
 /// Most actions in one list.
 pub const MAX_ACTIONS: usize = 20;
 /// Longest `html`, in bytes.
@@ -115,22 +98,6 @@ pub const MAX_TEXT: usize = 2_000;
 /// Default and largest `recommend.limit`.
 pub const RECOMMEND_LIMIT: (u32, u32) = (4, 20);
 
-/// Whether `url` is http(s) or relative (no `javascript:`, `data:`...), as
-/// the browser will read it: any control character or space inside the
-/// scheme makes it unsafe.
-pub fn is_safe_url(url: &str) -> bool {
-    if url.chars().any(|c| c.is_ascii_control()) {
-        return false;
-    }
-    let t = url.trim_matches(' ');
-    match t.find([':', '/', '?', '#']) {
-        Some(i) if t.as_bytes().get(i) == Some(&b':') => match t.get(..i) {
-            Some(s) => s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"),
-            None => false,
-        },
-        _ => true,
-    }
-}
 
 fn text(
     item: &Json,
@@ -232,26 +199,40 @@ fn parse_one(item: &Json, at: &str, out: &mut Vec<Diagnostic>) -> Option<Action>
         "setAttribute" => {
             let name = text(item, at, "name", true, out)?.to_ascii_lowercase();
             let value = text(item, at, "value", true, out)?;
-            let data = name
-                .strip_prefix("data-")
-                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with("sillage"));
-            if !data && !SAFE_ATTRIBUTES.contains(&name.as_str()) {
-                let mut m = String::from("attribute \"");
-                m.push_str(&name);
-                m.push_str("\" is not allowed (allowed: data-*, ");
-                m.push_str(&SAFE_ATTRIBUTES.join(", "));
-                m.push(')');
-                out.push(Diagnostic::new(key_path(at, "name"), m));
-                return None;
+            // The same allow-list as HTML from the config (`core::html`),
+            // checked again in the page against the element it lands on.
+            match crate::core::html::check_attribute_anywhere(&name, &value) {
+                Ok(n) => Op::SetAttribute {
+                    name: n.to_string(),
+                    value,
+                },
+                Err(crate::core::html::Refusal::Name) => {
+                    let mut m = String::from("attribute \"");
+                    m.push_str(&name);
+                    m.push_str("\" is not allowed (allowed:");
+                    let mut seen: Vec<&str> = Vec::new();
+                    for n in crate::core::html::attribute_names() {
+                        if !seen.contains(&n) {
+                            seen.push(n);
+                            m.push(' ');
+                            m.push_str(n);
+                        }
+                    }
+                    m.push(')');
+                    out.push(Diagnostic::new(key_path(at, "name"), m));
+                    return None;
+                }
+                Err(_) => {
+                    let why = match name.as_str() {
+                        "target" => "must be _blank or _self",
+                        "rel" => "must not contain opener",
+                        "srcset" => "every URL must be http(s), relative or a data: image",
+                        _ => "must be an http(s) or relative URL",
+                    };
+                    out.push(Diagnostic::new(key_path(at, "value"), why));
+                    return None;
+                }
             }
-            if URL_ATTRIBUTES.contains(&name.as_str()) && !is_safe_url(&value) {
-                out.push(Diagnostic::new(
-                    key_path(at, "value"),
-                    "must be an http(s) or relative URL",
-                ));
-                return None;
-            }
-            Op::SetAttribute { name, value }
         }
         "addClass" => Op::AddClass(token(item, at, "class", out)?),
         "removeClass" => Op::RemoveClass(token(item, at, "class", out)?),

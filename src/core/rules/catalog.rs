@@ -4,7 +4,6 @@
 //! ask for recommendations, so a site lists its candidates (a few hundred at
 //! most) and the page picks among them by the visitor's cart and interests.
 
-use super::actions::is_safe_url;
 use crate::core::diag::{check_keys, index_path, key_path, type_error, Diagnostic};
 use crate::core::json::Json;
 
@@ -52,7 +51,7 @@ fn string(
 ) -> Option<String> {
     let path = key_path(at, key);
     match item.get(key)? {
-        Json::Str(s) if !s.trim().is_empty() && (!url || is_safe_url(s)) => {
+        Json::Str(s) if !s.trim().is_empty() && (!url || crate::core::html::url_allowed(s, key == "image")) => {
             Some(s.trim().to_string())
         }
         Json::Str(_) if url => {
