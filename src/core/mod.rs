@@ -14,6 +14,7 @@ pub mod event;
 pub mod html;
 pub mod json;
 pub mod outbox;
+pub mod p13n;
 pub mod profile;
 pub mod rules;
 pub mod text;

@@ -10,6 +10,7 @@ mod engage;
 mod events;
 mod html;
 mod outbox;
+mod p13n;
 mod profile;
 mod rules;
 mod touchpoint;

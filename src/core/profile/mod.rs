@@ -36,6 +36,7 @@ use std::collections::VecDeque;
 
 use crate::core::diag::push_u64;
 use crate::core::json::Json;
+use crate::core::rules::experiment::Assignments;
 use crate::core::time::Millis;
 use crate::core::topics::{self, glob};
 use crate::core::touchpoint::Touches;
@@ -492,6 +493,8 @@ pub struct Profile {
     support_ms: f64,
     announced: Option<Stage>,
     change: Option<StageChange>,
+    /// Sticky experiment assignments (the rules engine's store).
+    pub assignments: Assignments,
 }
 
 impl Profile {
@@ -523,6 +526,7 @@ impl Profile {
             support_ms: 0.0,
             announced: None,
             change: None,
+            assignments: Assignments::new(),
         }
     }
 

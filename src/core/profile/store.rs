@@ -255,6 +255,7 @@ impl Profile {
                 "stage",
                 self.announced.map_or(Json::Null, |s| s.as_str().into()),
             )
+            .with("assignments", self.assignments.to_json())
     }
 
     /// Reads a stored form back. Never fails: a document that is not a
@@ -288,6 +289,7 @@ impl Profile {
             ("page", Profile::read_page),
             ("recent", Profile::read_recent),
             ("stage", Profile::read_stage),
+            ("assignments", Profile::read_assignments),
         ];
         p.read_counts(&doc, &mut out);
         for (key, read) in PARTS {
@@ -304,6 +306,15 @@ impl Profile {
 
     // Each reader parses its whole part before it assigns anything, so a
     // part that fails half-way leaves the fresh profile's defaults.
+
+    fn read_assignments(&mut self, v: &Json) -> Option<()> {
+        // Absent in profiles stored before experiments were kept here.
+        if !matches!(v, Json::Null) {
+            v.as_arr()?;
+        }
+        self.assignments = Assignments::from_json(v);
+        Some(())
+    }
 
     fn read_seen(&mut self, v: &Json) -> Option<()> {
         let a = items(Some(v))?;
