@@ -9,7 +9,7 @@
   if (s && s.__sillage) return; // included twice: the first copy wins
   var q = (s && s._q) || [];
   var api = { __sillage: 1, _q: q };
-  var names = ['track', 'page', 'identify', 'consent', 'profile', 'interest', 'flush', 'forget', 'on', 'ready'];
+  var names = ['track', 'page', 'identify', 'consent', 'attributes', 'profile', 'interest', 'flush', 'forget', 'on', 'ready'];
   names.forEach(function (m) {
     api[m] = function () {
       var args = [].slice.call(arguments);

@@ -19,8 +19,8 @@
 //! Everything here is pure; the web shell reads the DOM and applies.
 
 use crate::core::json::Json;
-use crate::core::rules::{Shown, SlotDecision};
 use crate::core::rules::{CatalogItem, Strategy};
+use crate::core::rules::{Shown, SlotDecision};
 use crate::core::text::sort_small;
 
 /// The visitor's interest scores from a profile snapshot (`interests`).
@@ -88,7 +88,10 @@ pub fn recommend<'a>(
     let find = |id: &str| catalog.iter().find(|c| c.id == id);
     let mut out: Vec<&CatalogItem> = Vec::new();
     let push = |out: &mut Vec<&'a CatalogItem>, item: &'a CatalogItem| {
-        if out.len() < limit && !in_cart.contains(&item.id.as_str()) && !out.iter().any(|o| o.id == item.id) {
+        if out.len() < limit
+            && !in_cart.contains(&item.id.as_str())
+            && !out.iter().any(|o| o.id == item.id)
+        {
             out.push(item);
         }
     };
@@ -104,7 +107,11 @@ pub fn recommend<'a>(
                 }
             }
             for item in catalog {
-                if item.complements.iter().any(|c| in_cart.contains(&c.as_str())) {
+                if item
+                    .complements
+                    .iter()
+                    .any(|c| in_cart.contains(&c.as_str()))
+                {
                     push(&mut out, item);
                 }
             }

@@ -202,7 +202,7 @@ impl Tracker {
             }
         }
         self.identity = who;
-        self.visit.commit(cx.page_view);
+        self.visit.commit(cx.page_view, cx.touch);
         self.outbox
             .record(message_id.clone(), encoder.encode(&event), now);
         Ok(Recorded {

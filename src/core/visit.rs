@@ -176,6 +176,8 @@ pub struct EventContext {
     /// The page view this event starts (scrubbed URL and topics), to be
     /// [committed](Visit::commit) once the event is recorded.
     pub page_view: Option<(String, Vec<String>)>,
+    /// The landing's touchpoint, if this event is a landing that is a touch.
+    pub touch: Option<Touchpoint>,
 }
 
 /// The visit state of one page (tab).
@@ -184,6 +186,8 @@ pub struct Visit {
     config: VisitConfig,
     /// The scrubbed URL of the current page view, and its topics.
     current: Option<(String, Vec<String>)>,
+    /// The touchpoint of this page load's landing (when it was a touch).
+    landing: Option<Touchpoint>,
     /// The last page context scrubbed: most events of a page share it, and
     /// scrubbing and reading campaign tags is most of an event's cost.
     scrubbed: Option<Scrubbed>,
@@ -362,13 +366,24 @@ impl Visit {
             extra,
             store_session: (!unchanged).then(|| session.encode()),
             page_view,
+            touch,
         }
     }
 
-    /// Makes an event's page view the current one (after it was recorded).
-    pub fn commit(&mut self, page_view: Option<(String, Vec<String>)>) {
+    /// Makes an event's page view the current one (after it was recorded),
+    /// and remembers a landing's touchpoint.
+    pub fn commit(&mut self, page_view: Option<(String, Vec<String>)>, touch: Option<Touchpoint>) {
         if page_view.is_some() {
             self.current = page_view;
         }
+        if touch.is_some() {
+            self.landing = touch;
+        }
+    }
+
+    /// The touchpoint of this page load's landing, when it was a touch (not
+    /// internal navigation).
+    pub fn landing(&self) -> Option<&Touchpoint> {
+        self.landing.as_ref()
     }
 }

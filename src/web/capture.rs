@@ -116,6 +116,7 @@ pub fn on_navigation() {
             },
             Activity::PageView,
         );
+        super::p13n::on_navigation();
     }
 }
 
@@ -191,6 +192,21 @@ pub fn on_click(e: JsValue) {
             Activity::Other,
         );
     }
+    // Inside a personalized slot, every click recorded carries the slot, the
+    // variant and the rule, so conversions can be attributed.
+    let attribution = super::p13n::attribution(&el);
+    let attributed = |mut props: Json| {
+        if let Some(Json::Obj(extra)) = &attribution {
+            if matches!(props, Json::Null) {
+                props = Json::obj();
+            }
+            for (k, v) in extra {
+                props.set(k, v.clone());
+            }
+        }
+        props
+    };
+    let mut recorded = false;
     if let Ok(Some(tracked)) = el.closest("[data-sillage-track]") {
         let name = tracked
             .get_attribute("data-sillage-track")
@@ -214,10 +230,11 @@ pub fn on_click(e: JsValue) {
         record_now(
             Call::Track {
                 event: name.into(),
-                properties: props,
+                properties: attributed(props),
             },
             Activity::Other,
         );
+        recorded = true;
     }
     if let Ok(Some(a)) = el.closest("a[href]") {
         let href = get(&a, "href").as_string().unwrap_or_default();
@@ -227,21 +244,45 @@ pub fn on_click(e: JsValue) {
         let internal = with(|s| s.tracker.visit.config().channels.internal_domains.clone())
             .unwrap_or_default();
         match classify_link(&href, &host, &internal) {
-            LinkKind::Outbound(to) => record_now(
-                Call::Track {
-                    event: "Outbound Link Clicked".into(),
-                    properties: Json::obj().with("url", href).with("host", to),
-                },
-                Activity::Other,
-            ),
-            LinkKind::Download(ext) => record_now(
-                Call::Track {
-                    event: "File Downloaded".into(),
-                    properties: Json::obj().with("url", href).with("extension", ext),
-                },
-                Activity::Other,
-            ),
+            LinkKind::Outbound(to) => {
+                record_now(
+                    Call::Track {
+                        event: "Outbound Link Clicked".into(),
+                        properties: attributed(Json::obj().with("url", href).with("host", to)),
+                    },
+                    Activity::Other,
+                );
+                recorded = true;
+            }
+            LinkKind::Download(ext) => {
+                record_now(
+                    Call::Track {
+                        event: "File Downloaded".into(),
+                        properties: attributed(
+                            Json::obj().with("url", href).with("extension", ext),
+                        ),
+                    },
+                    Activity::Other,
+                );
+                recorded = true;
+            }
             LinkKind::Internal => {}
+        }
+    }
+    // Any other link or button click in a personalized slot is measured too.
+    if !recorded && attribution.is_some() {
+        if let Ok(Some(target)) = el.closest("a[href], button") {
+            let mut props = attributed(Json::obj());
+            if let Some(href) = get(&target, "href").as_string() {
+                props.set("url", href.into());
+            }
+            record_now(
+                Call::Track {
+                    event: "Personalization Clicked".into(),
+                    properties: props,
+                },
+                Activity::Other,
+            );
         }
     }
 }

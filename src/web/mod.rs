@@ -17,9 +17,11 @@ mod convert;
 mod env;
 pub mod html;
 mod net;
+mod p13n;
 mod profile;
 mod tabs;
 
+pub use p13n::{attributes, consent};
 pub use profile::{interest, on, profile};
 
 use std::cell::RefCell;
@@ -85,6 +87,8 @@ struct Shell {
     listeners: Vec<(String, Function)>,
     /// `privacy.stageEvents`.
     stage_events: bool,
+    /// Personalization: rules, catalog, previews, consent, custom attributes.
+    p13n: p13n::P13n,
     /// Calls made while the config loads: replayed, in order, after the
     /// automatic page view once it is applied.
     held: Vec<(&'static str, JsValue, JsValue)>,
@@ -145,6 +149,7 @@ impl Shell {
             profile_dirty: None,
             listeners: Vec::new(),
             stage_events: true,
+            p13n: p13n::P13n::default(),
             held: Vec::new(),
         }
     }
@@ -416,6 +421,21 @@ pub(crate) fn apply_config(value: Option<JsValue>, source: &str) {
                     s.stage_events = cfg.privacy.stage_events;
                     profile::load(s, cfg.stages.clone(), cfg.profile.clone());
                 });
+                let mut diags = Vec::new();
+                let query = env::page_context().search;
+                let preview = crate::core::rules::Preview::from_query(
+                    query.strip_prefix('?').unwrap_or(&query),
+                    cfg.debug,
+                    &mut diags,
+                );
+                for d in &diags {
+                    env::warn_diag(d);
+                }
+                with(move |s| {
+                    s.p13n.rules = cfg.rules;
+                    s.p13n.catalog = cfg.catalog;
+                    s.p13n.preview = preview;
+                });
             }
             None => env::warn("config is not a JSON document; events stay on this device"),
         }
@@ -425,6 +445,7 @@ pub(crate) fn apply_config(value: Option<JsValue>, source: &str) {
             // No usable config: the built-in model still profiles the visit.
             profile::load(s, Default::default(), Default::default());
         }
+        p13n::load_consent(s);
     });
     let (callbacks, held) = with(|s| {
         s.phase = Phase::Ready;
@@ -453,6 +474,7 @@ pub(crate) fn apply_config(value: Option<JsValue>, source: &str) {
     for cb in callbacks {
         env::call_safely(&cb, "ready callback");
     }
+    p13n::start();
     pump();
 }
 
@@ -491,6 +513,10 @@ pub fn replay(queue: JsValue) {
             }
             "interest" => {
                 interest(a, b);
+                None
+            }
+            "attributes" => {
+                attributes(a);
                 None
             }
             "ready" => {
@@ -562,11 +588,6 @@ pub fn identify(user_id: JsValue, traits: JsValue) {
         }
     });
 }
-
-/// `sillage.consent(choices)`: coming with the privacy work; accepted and
-/// ignored for now.
-#[wasm_bindgen]
-pub fn consent(_choices: JsValue) {}
 
 /// `sillage.ready(callback)`: calls `callback` once the config was applied (at
 /// once if it already was).

@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 use sillage::core::config;
 use sillage::core::json::Json;
 use sillage::core::p13n::{exposure, order_by_affinity, recommend, Exposures};
-use sillage::core::rules::{decide, Ctx, Preview, Strategy};
 use sillage::core::rules::Assignments;
+use sillage::core::rules::{decide, Ctx, Preview, Strategy};
 use sillage::native_js::NativeJs;
 
 fn j(v: Value) -> Json {
@@ -85,7 +85,10 @@ fn recommendations_cross_sell_up_sell_and_follow_interests() {
         ids(&recommend(&catalog, Strategy::CrossSell, 4, &p)),
         ["sock", "gaiter", "bottle"]
     );
-    assert_eq!(ids(&recommend(&catalog, Strategy::CrossSell, 1, &p)), ["sock"]);
+    assert_eq!(
+        ids(&recommend(&catalog, Strategy::CrossSell, 1, &p)),
+        ["sock"]
+    );
     // The next tier up in the same topic first; never another topic.
     assert_eq!(
         ids(&recommend(&catalog, Strategy::UpSell, 4, &p)),
@@ -103,7 +106,10 @@ fn recommendations_cross_sell_up_sell_and_follow_interests() {
     let p = with_cart(&["shoe-1", "sock"], json!({"trail": 0.9}));
     let got = ids(&recommend(&catalog, Strategy::Interests, 10, &p));
     assert!(!got.contains(&"shoe-1".to_string()) && !got.contains(&"sock".to_string()));
-    assert_eq!(ids(&recommend(&catalog, Strategy::CrossSell, 4, &p)), ["gaiter", "bottle"]);
+    assert_eq!(
+        ids(&recommend(&catalog, Strategy::CrossSell, 4, &p)),
+        ["gaiter", "bottle"]
+    );
 }
 
 #[test]

@@ -98,7 +98,6 @@ pub const MAX_TEXT: usize = 2_000;
 /// Default and largest `recommend.limit`.
 pub const RECOMMEND_LIMIT: (u32, u32) = (4, 20);
 
-
 fn text(
     item: &Json,
     path: &str,

@@ -51,7 +51,10 @@ fn string(
 ) -> Option<String> {
     let path = key_path(at, key);
     match item.get(key)? {
-        Json::Str(s) if !s.trim().is_empty() && (!url || crate::core::html::url_allowed(s, key == "image")) => {
+        Json::Str(s)
+            if !s.trim().is_empty()
+                && (!url || crate::core::html::url_allowed(s, key == "image")) =>
+        {
             Some(s.trim().to_string())
         }
         Json::Str(_) if url => {
