@@ -24,7 +24,8 @@ fn reorder_puts_what_the_visitor_cares_about_first_and_keeps_ties_in_place() {
             .map(|ts| ts.iter().map(|s| s.to_string()).collect())
             .collect()
     };
-    let table: &[(&[&[&str]], &[(&str, f64)], &[usize])] = &[
+    type Case<'a> = (&'a [&'a [&'a str]], &'a [(&'a str, f64)], &'a [usize]);
+    let table: &[Case] = &[
         // No interests: the site's order.
         (&[&["road"], &["trail"], &[]], &[], &[0, 1, 2]),
         (&[&["road"], &["trail"], &[]], &[("trail", 0.8)], &[1, 0, 2]),
