@@ -16,14 +16,14 @@ fn storage() -> web_sys::Storage {
 }
 
 /// A fresh page: no shell state, empty storage.
-fn reload(clear: bool) {
+pub(crate) fn reload(clear: bool) {
     web::debug_reset();
     if clear {
         storage().clear().unwrap();
     }
 }
 
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+pub(crate) fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = Object::new();
     for (k, v) in pairs {
         Reflect::set(&o, &(*k).into(), v).unwrap();
@@ -31,7 +31,7 @@ fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
-fn events() -> Vec<serde_json::Value> {
+pub(crate) fn events() -> Vec<serde_json::Value> {
     web::debug_state()
         .1
         .iter()
@@ -40,7 +40,7 @@ fn events() -> Vec<serde_json::Value> {
 }
 
 /// Resolves after `ms` milliseconds.
-async fn sleep(ms: i32) {
+pub(crate) async fn sleep(ms: i32) {
     let p = Promise::new(&mut |resolve, _| {
         web_sys::window()
             .unwrap()
@@ -56,6 +56,8 @@ fn is_uuid(s: &str) -> bool {
 
 #[path = "browser/html.rs"]
 mod html;
+#[path = "browser/p13n.rs"]
+mod p13n;
 
 #[wasm_bindgen_test]
 fn anonymous_id_is_created_stored_and_reused_across_reloads() {

@@ -186,9 +186,13 @@ pub fn on_navigation() {
 }
 
 /// Something the decisions depend on changed (consent, custom attributes):
-/// decide every slot again in the next frame.
+/// decide every slot again in the next frame (in the same page view).
 pub fn refresh() {
-    on_navigation();
+    if with(|s| s.p13n.started).unwrap_or(false) {
+        if let Some(doc) = document() {
+            schedule(all_slots(&doc));
+        }
+    }
 }
 
 fn observe(doc: &Document) {
@@ -689,14 +693,18 @@ fn apply(p: Plan, again: bool, now: f64) {
     let Some(doc) = document() else { return };
     let el = &p.el;
     let showing = el.get_attribute(APPLIED);
-    let signature = Reflect::get(el, &SIG_PROP.into())
+    // What this element was last given (rule and signature), applied or
+    // not: a decision that failed (a missing template) is not retried
+    // either until it changes.
+    let mut wanted = p.rule.clone().unwrap_or_default();
+    wanted.push('|');
+    wanted.push_str(&p.signature);
+    let given = Reflect::get(el, &SIG_PROP.into())
         .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_default();
-    let same = match (&p.rule, &showing) {
-        (Some(r), Some(s)) => r == s && signature == p.signature,
-        (None, None) => true,
-        _ => false,
+        .and_then(|v| v.as_string());
+    let same = match given {
+        Some(g) => g == wanted,
+        None => p.rule.is_none() && showing.is_none(),
     };
     if again && same && el.has_attribute(READY) {
         return;
@@ -772,10 +780,12 @@ fn apply(p: Plan, again: bool, now: f64) {
         if let Some(r) = &p.rule {
             let _ = el.set_attribute(APPLIED, r);
             let _ = el.set_attribute(SHOWN, &p.label);
-            let _ = Reflect::set(el, &SIG_PROP.into(), &p.signature.as_str().into());
         }
     }
-    reveal(el);
+    let _ = Reflect::set(el, &SIG_PROP.into(), &wanted.as_str().into());
+    if !el.has_attribute(READY) {
+        reveal(el);
+    }
     if ok || p.experiment.is_some() {
         measure(&p);
     }
