@@ -36,14 +36,8 @@ use crate::core::rules::Audiences;
 use crate::core::time::Millis;
 use crate::core::touchpoint::Campaign;
 
-/// The journey stages, in order.
-pub const STAGES: &[&str] = &[
-    "discovery",
-    "consideration",
-    "purchase",
-    "post_purchase",
-    "loyalty",
-];
+/// The journey stages, in order (the profile's).
+pub use crate::core::profile::model::STAGES;
 
 /// The built-in top-level attribute names; custom attributes cannot use them.
 pub const BUILT_IN: &[&str] = &[

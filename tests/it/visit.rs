@@ -53,25 +53,26 @@ const fn step(
 
 use Activity::{Landing, Other, PageView};
 
-/// Runs the steps with `tabs` trackers sharing one stored session (as
-/// localStorage does) and returns each event as sent.
-fn run(config: Value, tabs: usize, steps: &[Step]) -> Vec<Value> {
+/// A tracker for one visitor (one tab), configured with `config`.
+fn tracker(config: Value) -> Tracker {
     let (cfg, diags) = parse(
         &serde_json::from_value(config).unwrap(),
         &sillage::native_js::NativeJs::new(),
     );
     assert!(diags.is_empty(), "{diags:?}");
-    let mut trackers: Vec<Tracker> = (0..tabs)
-        .map(|_| {
-            let mut t = Tracker::new(
-                "a1b2c3d4-0000-4000-8000-000000000000".into(),
-                None,
-                Durability::Memory,
-            );
-            t.configure(&cfg);
-            t
-        })
-        .collect();
+    let mut t = Tracker::new(
+        "a1b2c3d4-0000-4000-8000-000000000000".into(),
+        None,
+        Durability::Memory,
+    );
+    t.configure(&cfg);
+    t
+}
+
+/// Runs the steps with `tabs` trackers sharing one stored session (as
+/// localStorage does) and returns each event as sent.
+fn run(config: Value, tabs: usize, steps: &[Step]) -> Vec<Value> {
+    let mut trackers: Vec<Tracker> = (0..tabs).map(|_| tracker(config.clone())).collect();
     let mut stored: Option<String> = None;
     let mut out = Vec::new();
     for (i, s) in steps.iter().enumerate() {
@@ -437,16 +438,7 @@ fn personal_data_never_leaves_in_urls_referrers_or_url_properties() {
 
 #[test]
 fn a_bad_call_leaves_the_session_untouched() {
-    let (cfg, _) = parse(
-        &serde_json::from_value(json!({"version": 1})).unwrap(),
-        &sillage::native_js::NativeJs::new(),
-    );
-    let mut t = Tracker::new(
-        "a1b2c3d4-0000-4000-8000-000000000000".into(),
-        None,
-        Durability::Memory,
-    );
-    t.configure(&cfg);
+    let mut t = tracker(json!({"version": 1}));
     let page = PageContext {
         url: "https://shop.example/".into(),
         path: "/".into(),
@@ -473,16 +465,7 @@ fn a_bad_call_leaves_the_session_untouched() {
 
 #[test]
 fn the_shared_session_is_rewritten_only_when_it_changes_at_minute_scale() {
-    let (cfg, _) = parse(
-        &serde_json::from_value(json!({"version": 1})).unwrap(),
-        &sillage::native_js::NativeJs::new(),
-    );
-    let mut t = Tracker::new(
-        "a1b2c3d4-0000-4000-8000-000000000000".into(),
-        None,
-        Durability::Memory,
-    );
-    t.configure(&cfg);
+    let mut t = tracker(json!({"version": 1}));
     let page = PageContext {
         url: "https://shop.example/".into(),
         path: "/".into(),
@@ -537,16 +520,7 @@ fn commerce_events_carry_the_topics_of_their_categories() {
         &[step(0, 0.0, Landing, "https://shop.example/p/1", "")],
     );
     assert!(events[0]["context"]["sillage"].get("topics").is_none());
-    let (cfg, _) = parse(
-        &serde_json::from_value(json!({"version": 1})).unwrap(),
-        &sillage::native_js::NativeJs::new(),
-    );
-    let mut t = Tracker::new(
-        "a1b2c3d4-0000-4000-8000-000000000000".into(),
-        None,
-        Durability::Memory,
-    );
-    t.configure(&cfg);
+    let mut t = tracker(json!({"version": 1}));
     let page = PageContext {
         url: "https://shop.example/p/1".into(),
         path: "/p/1".into(),

@@ -64,7 +64,7 @@ impl Preview {
                 }
                 _ => match STAGES.iter().find(|s| **s == v) {
                     Some(s) => p.stage = Some(s.to_string()),
-                    None => out.push(Diagnostic::new(path, unknown("stage", &v, STAGES))),
+                    None => out.push(Diagnostic::new(path, unknown("stage", &v, &STAGES))),
                 },
             }
         }
