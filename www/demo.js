@@ -1,20 +1,33 @@
 // Demo store behaviour: the calls a real site would make, plus a live view of
-// what reached the collector. Note the page never reads form field values.
+// the on-device profile and of what reached the collector. Note the page never
+// reads form field values.
 (function () {
   document.querySelectorAll('[data-add]').forEach(function (b) {
     b.addEventListener('click', function () {
       sillage.track('Product Added', JSON.parse(b.getAttribute('data-add')));
+      sillage.attributes({}); // decide the slots again with the new cart
+      setTimeout(showProfile, 50);
     });
   });
-  document.getElementById('signup').addEventListener('click', function () {
-    sillage.track('Signed Up', { plan: 'pro' });
-  });
-  document.getElementById('flush').addEventListener('click', function () {
-    sillage.flush().then(refresh);
-  });
-  document.getElementById('forget').addEventListener('click', function () {
-    sillage.forget().then(refresh);
-  });
+  function on(id, f) { document.getElementById(id).addEventListener('click', f); }
+  on('interest', function () { sillage.interest('running', 0.8); sillage.attributes({}); setTimeout(showProfile, 50); });
+  on('checkout', function () { sillage.track('Checkout Started', {}); sillage.attributes({}); setTimeout(showProfile, 50); });
+  on('order', function () { sillage.track('Order Completed', { order_id: 'o-' + Date.now(), total: 129 }); sillage.attributes({}); setTimeout(showProfile, 50); });
+  on('signup', function () { sillage.track('Signed Up', { plan: 'pro' }); });
+  on('flush', function () { sillage.flush().then(refresh); });
+  on('forget', function () { sillage.forget().then(function () { refresh(); showProfile(); }); });
+  sillage.ready(function () { sillage.on('stage', showProfile); showProfile(); });
+
+  function showProfile() {
+    var p = sillage.profile && sillage.profile();
+    if (!p) return;
+    var pct = function (x) { return Math.round(x * 100) + '%'; };
+    document.getElementById('stage').textContent = 'Journey stage: ' + p.stage + ' (' + pct(p.stageProbabilities[p.stage]) + ')';
+    var ul = document.getElementById('reasons');
+    ul.textContent = '';
+    p.reasons.forEach(function (r) { var li = document.createElement('li'); li.textContent = r.text; ul.appendChild(li); });
+    document.getElementById('interests').textContent = 'Interests: ' + (Object.keys(p.interests).map(function (k) { return k + ' ' + pct(p.interests[k]); }).join(', ') || 'none yet');
+  }
 
   function cell(text) {
     var td = document.createElement('td');
