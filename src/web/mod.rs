@@ -21,6 +21,8 @@ mod p13n;
 mod profile;
 mod tabs;
 
+#[doc(hidden)]
+pub use env::BrowserJs;
 pub use p13n::{attributes, consent};
 pub use profile::{interest, on, profile};
 

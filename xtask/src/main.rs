@@ -10,9 +10,11 @@
 //!   the pieces on their own.
 //! - `cargo xtask e2e [ARGS]`: build, then only the Playwright specs (ARGS go
 //!   to Playwright, e.g. a file or `-g "title"`), for quick iteration.
-//! - `cargo xtask bench`: native benchmarks (release build) and browser
-//!   benchmarks in Chromium against a collector; it prints figures, it never
-//!   fails on them (the machines are shared and noisy).
+//! - `cargo xtask bench`: native benchmarks (release build), the same core
+//!   workloads compiled to wasm in Chromium (`tests/wasm_bench.rs`), and
+//!   browser benchmarks of the whole SDK against a collector
+//!   (`tests/bench/browser.mjs`); it prints figures, it never fails on them
+//!   (the machines are shared and noisy).
 //!
 //! Every install step is idempotent: it checks first and skips what is there.
 //! Nothing here downloads a prebuilt binary (the machines only reach package
@@ -672,8 +674,34 @@ fn bench() -> bool {
     if !(setup(true) && build_sdk() && build_collector()) {
         return false;
     }
-    let native =
+    let mut native =
         run(Command::new("cargo").args(["run", "--release", "--quiet", "--example", "bench"]));
+    for example in ["bench_conditions", "bench_rules"] {
+        native &=
+            run(Command::new("cargo").args(["run", "--release", "--quiet", "--example", example]));
+    }
+    // The same condition and decision workloads compiled to wasm, in Chromium
+    // (release build; `--nocapture` shows their console lines).
+    let wasm = run(Command::new("cargo")
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "sillage",
+            "--target",
+            WASM_TARGET,
+            "--test",
+            "wasm_bench",
+            "--",
+            "--nocapture",
+        ])
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("CHROMEDRIVER", CHROMEDRIVER)
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "300"));
+    native &= wasm;
     let dir = env::temp_dir().join(format!("sillage-bench-{}", std::process::id()));
     let _ = fs::create_dir_all(&dir);
     let Some(collector) = Collector::start(&dir.join("bench.db")) else {

@@ -1,0 +1,45 @@
+//! Browser benchmarks of the core compiled to wasm, in headless Chromium:
+//! the same workloads as the native examples (`benches/workload.rs`), with
+//! the browser's own `RegExp`, `toLowerCase` and number text. Run by
+//! `cargo xtask bench` (never by `cargo xtask test`: figures, not a gate).
+#![cfg(target_arch = "wasm32")]
+
+#[path = "../benches/workload.rs"]
+mod workload;
+
+use sillage::web::BrowserJs;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn clock() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+fn report(line: &str) {
+    web_sys::console::log_1(&line.into());
+}
+
+#[wasm_bindgen_test]
+fn conditions_per_ms_in_wasm() {
+    // One warm-up pass lets the engine tier up, as a page's code does.
+    let _ = workload::conditions_per_ms(&BrowserJs, 2_000, &clock);
+    let (per_ms, hits) = workload::conditions_per_ms(&BrowserJs, 20_000, &clock);
+    report(&format!(
+        "wasm: {per_ms:.0} condition evaluations/ms ({:.0} ns each; {hits} true)",
+        1e6 / per_ms
+    ));
+    assert!(hits > 0);
+}
+
+#[wasm_bindgen_test]
+fn decision_time_for_200_rules_in_wasm() {
+    let _ = workload::decisions(&BrowserJs, 200, &clock);
+    let (full, only, shown) = workload::decisions(&BrowserJs, 2_000, &clock);
+    report(&format!(
+        "wasm: 200 rules: build + decide p50 {:.0} us, p95 {:.0} us, p99 {:.0} us; decide only p50 {:.0} us, p95 {:.0} us ({shown} of 20 slots personalized)",
+        full[0], full[1], full[2], only[0], only[1]
+    ));
+}
