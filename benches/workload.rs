@@ -194,3 +194,77 @@ fn percentiles(mut us: Vec<f64>) -> [f64; 3] {
     let at = |p: f64| us[((us.len() as f64 * p) as usize).min(us.len() - 1)];
     [at(0.5), at(0.95), at(0.99)]
 }
+
+/// Microseconds per `track()`'s core work: the tracker records a
+/// `Product Viewed` (event built, serialised, queued with its store op) and
+/// the profile applies it, over `events` events.
+pub fn track_core_us(events: u32, clock: &dyn Fn() -> f64) -> f64 {
+    use sillage::core::event::{Call, PageContext};
+    use sillage::core::outbox::Durability;
+    use sillage::core::profile::Profile;
+    use sillage::core::tracker::{JsonEncoder, Moment, Tracker};
+    use sillage::core::visit::Activity;
+    struct Enc;
+    impl JsonEncoder for Enc {
+        fn encode(&self, v: &Json) -> String {
+            let mut s = String::with_capacity(512);
+            sillage::core::json::write(v, &mut s, &|n, o| {
+                // Whole cents, as most prices are: no float formatting.
+                sillage::core::diag::push_u64(o, n as u64);
+            });
+            s
+        }
+    }
+    let page = PageContext {
+        url: "https://shop.example/p/trail?utm_source=newsletter".into(),
+        path: "/p/trail".into(),
+        referrer: "https://www.google.com/".into(),
+        title: "Trail runner".into(),
+        search: "?utm_source=newsletter".into(),
+    };
+    let mut t = Tracker::new(
+        "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+        None,
+        Durability::Storage,
+    );
+    t.outbox.restore(&[], 0.0);
+    let mut profile = Profile::new(Default::default(), Default::default());
+    let mut stored: Option<String> = None;
+    let start = clock();
+    for i in 0..events {
+        let mut r = [0u8; 16];
+        r[..4].copy_from_slice(&i.to_le_bytes());
+        let m = Moment {
+            page: &page,
+            activity: Activity::Other,
+            hints: &[],
+            stored_session: stored.as_deref(),
+            device: "desktop",
+        };
+        let props = Json::obj()
+            .with("product_id", "SKU-1")
+            .with("price", 129.0)
+            .with("category", "running");
+        let rec = t
+            .record(
+                sillage::core::event::Call::Track {
+                    event: "Product Viewed".into(),
+                    properties: props,
+                },
+                &m,
+                1.7e12 + f64::from(i),
+                [r, r],
+                &Enc,
+            )
+            .unwrap();
+        if let Some(s) = rec.store_session {
+            stored = Some(s);
+        }
+        profile.apply(&rec.event, 1.7e12 + f64::from(i));
+        while t.outbox.poll_store_op().is_some() {}
+        let _ = Call::Page {
+            properties: Json::Null,
+        };
+    }
+    (clock() - start) * 1000.0 / f64::from(events)
+}

@@ -43,3 +43,12 @@ fn decision_time_for_200_rules_in_wasm() {
         full[0], full[1], full[2], only[0], only[1]
     ));
 }
+
+#[wasm_bindgen_test]
+fn track_core_work_in_wasm() {
+    let _ = workload::track_core_us(500, &clock);
+    let us = workload::track_core_us(5_000, &clock);
+    report(&format!(
+        "wasm: track() core work (record + profile apply): {us:.1} us/event"
+    ));
+}

@@ -700,10 +700,3 @@ pub fn debug_reset() {
         }
     });
 }
-
-// A small free-list allocator instead of std's dlmalloc (about 6 KB of wasm
-// smaller). The SDK allocates little and is single-threaded in the page.
-#[global_allocator]
-static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    // SAFETY: wasm32 without threads: the SDK never runs on more than one thread.
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
