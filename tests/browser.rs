@@ -719,3 +719,36 @@ async fn an_explicit_interest_shows_in_the_profile_and_bad_input_is_warned() {
     assert_eq!(p["interests"]["yoga"], 0.9, "{p}");
     assert!(p["interests"].get("x").is_none());
 }
+
+#[wasm_bindgen_test]
+async fn a_navigation_while_the_config_loads_comes_after_the_landing() {
+    let start = web_sys::window().unwrap().location().href().unwrap();
+    reload(true);
+    history()
+        .replace_state_with_url(&JsValue::NULL, "", Some("?utm_source=flyer&utm_medium=qr"))
+        .unwrap();
+    // A config that takes a network round trip to (fail to) load.
+    web::boot(obj(&[("configUrl", "/no-such-config.json".into())]));
+    history()
+        .push_state_with_url(&JsValue::NULL, "", Some("/spa/during-load"))
+        .unwrap();
+    wait_for_views(2).await;
+    let views: Vec<serde_json::Value> = events()
+        .into_iter()
+        .filter(|e| e["type"] == "page")
+        .collect();
+    assert_eq!(views.len(), 2, "{views:?}");
+    assert!(views[0]["context"]["page"]["url"]
+        .as_str()
+        .unwrap()
+        .contains("utm_medium=qr"));
+    assert_eq!(
+        views[0]["context"]["sillage"]["touchpoint"]["channel"],
+        "Offline"
+    );
+    assert_eq!(views[1]["context"]["page"]["path"], "/spa/during-load");
+    assert!(views[1]["context"]["sillage"].get("touchpoint").is_none());
+    history()
+        .replace_state_with_url(&JsValue::NULL, "", Some(&start))
+        .unwrap();
+}

@@ -92,7 +92,21 @@ pub fn topic_hints() -> Vec<String> {
 /// automatic page views are on), first closing the previous page's
 /// engagement.
 pub fn on_navigation() {
-    let page = env::page_context();
+    // Before the config is applied, the landing's page view is not recorded
+    // yet: this navigation's comes right after it.
+    let ready = with(|s| {
+        let ready = s.phase == super::Phase::Ready;
+        s.nav_pending |= !ready;
+        ready
+    });
+    if ready == Some(true) {
+        navigate(env::page_context());
+    }
+}
+
+/// Records a page view of `page` if the gate admits it (see
+/// [`on_navigation`]).
+pub fn navigate(page: crate::core::event::PageContext) {
     let admitted = with(|s| {
         if !s.capture.pageviews {
             return None;
@@ -107,8 +121,9 @@ pub fn on_navigation() {
             emit_engagement();
         }
         with(|s| {
-            s.engaged_page = (page.url, page.path);
+            s.engaged_page = (page.url.clone(), page.path.clone());
             s.engagement = new_engagement();
+            s.next_page = Some(page);
         });
         record_now(
             Call::Page {

@@ -81,6 +81,14 @@ struct Shell {
     session: Option<String>,
     /// The page context of the last event (reused while the URL is the same).
     page: Option<PageContext>,
+    /// The page as it was at `boot`: the landing, even if a single-page app
+    /// navigated while the config loaded.
+    boot_page: Option<PageContext>,
+    /// A navigation happened while the config loaded (recorded after the
+    /// landing).
+    nav_pending: bool,
+    /// The page context the next page view records (set by a navigation).
+    next_page: Option<PageContext>,
     /// The visitor profile, once the config gave its model.
     profile: Option<crate::core::profile::Profile>,
     /// When the profile first changed since it was last written.
@@ -147,6 +155,9 @@ impl Shell {
             landed: false,
             session,
             page: None,
+            boot_page: None,
+            nav_pending: false,
+            next_page: None,
             profile: None,
             profile_dirty: None,
             listeners: Vec::new(),
@@ -172,7 +183,11 @@ impl Shell {
             _ => Activity::Landing,
         };
         let now = env::now();
-        let page = env::page_context_since(&mut self.page).capped();
+        let page = match self.next_page.take() {
+            Some(p) if activity != Activity::Other => p,
+            _ => env::page_context_since(&mut self.page),
+        }
+        .capped();
         let hints = if activity == Activity::Other {
             Vec::new()
         } else {
@@ -373,6 +388,9 @@ pub fn boot(options: JsValue) {
         env::warn("boot() was called more than once; ignoring the repeat");
         return;
     }
+    // The landing, before any single-page-app navigation while the config
+    // loads.
+    with(|s| s.boot_page = Some(env::page_context()));
     env::listen();
     with(|s| {
         s.tracker.outbox.batcher.set_online(env::online());
@@ -459,7 +477,11 @@ pub(crate) fn apply_config(value: Option<JsValue>, source: &str) {
     .unwrap_or_default();
     // The automatic page view first, then what the page asked for meanwhile.
     // (Without automatic page views, engagement is about this page as loaded.)
-    capture::on_navigation();
+    let landing = with(|s| s.boot_page.take()).flatten();
+    capture::navigate(landing.unwrap_or_else(env::page_context));
+    if with(|s| std::mem::take(&mut s.nav_pending)).unwrap_or(false) {
+        capture::on_navigation();
+    }
     with(|s| {
         if s.engaged_page.0.is_empty() {
             let p = env::page_context();

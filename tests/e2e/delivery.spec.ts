@@ -167,10 +167,11 @@ test('storage blocked: events still delivered from memory, the page works', asyn
 });
 
 test('429 with Retry-After: 3 is honoured', async ({ page, request }) => {
-  const posts: { at: number; status: number }[] = [];
+  const posts: { at: number; status: number; events: string[] }[] = [];
   page.on('response', (r) => {
     if (r.request().method() === 'POST' && r.url().endsWith('/v1/batch')) {
-      posts.push({ at: Date.now(), status: r.status() });
+      const events = JSON.parse(r.request().postData() || '{}').batch?.map((e) => e.event || e.type) ?? [];
+      posts.push({ at: Date.now(), status: r.status(), events });
     }
   });
   await page.goto('/test/delivery.html');
@@ -188,7 +189,7 @@ test('429 with Retry-After: 3 is honoured', async ({ page, request }) => {
       timeout: 10_000,
     })
     .toBe(1);
-  expect(posts.map((p) => p.status)).toEqual([429, 200]);
+  expect(posts.map((p) => `${p.status} ${p.events.join(',')}`)).toEqual(['429 Rate Limited', '200 Rate Limited']);
   expect(posts[1].at - posts[0].at).toBeGreaterThanOrEqual(2_900);
   expect(posts[1].at - posts[0].at).toBeLessThan(4_500);
 });
