@@ -359,8 +359,15 @@ async fn www_paths_get_the_headers_of_every_matching_headers_block() {
         ],
     );
     let csp = "script-src 'self'; object-src 'none'";
-    // (path, status, Content-Security-Policy, X-Frame-Options, X-Test)
-    let cases: &[(&str, u16, Option<&str>, Option<&str>, Option<&str>)] = &[
+    /// (path, status, Content-Security-Policy, X-Frame-Options, X-Test)
+    type Case<'a> = (
+        &'a str,
+        u16,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let cases: &[Case] = &[
         (
             "/test/csp.html",
             200,
@@ -415,8 +422,9 @@ async fn www_paths_get_the_headers_of_every_matching_headers_block() {
 #[test]
 fn a_headers_file_reports_each_line_it_skips() {
     use sillage_collector::PathHeaders;
-    // (file, warnings, headers for /a)
-    let cases: &[(&str, &[&str], &[(&str, &str)])] = &[
+    /// (file, warnings, headers for /a)
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+    let cases: &[Case] = &[
         (
             "/a\n  X-A: 1\n\ta-b: 2\n",
             &[],
