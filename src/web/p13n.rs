@@ -12,7 +12,8 @@
 //! (`[data-sillage-slot]:not([data-sillage-ready])`, `visibility: hidden`, so
 //! nothing moves) until this module marks each slot ready, or until its
 //! timeout. Slots present when the SDK starts are decided at once, in the
-//! same task; slots added later are found by one `MutationObserver` that
+//! same task (in a microtask, after the calls the page queued before the SDK
+//! loaded, so a consent given then counts); slots added later are found by one `MutationObserver` that
 //! looks only at added nodes matching the slot selector, and are decided in
 //! the next animation frame, before it paints. If the snippet's timeout
 //! passed first, the slots already showing keep their default for this page
@@ -136,8 +137,20 @@ fn lift_hiding(doc: &Document) {
 }
 
 /// Starts personalization once the config is applied and the first page
-/// view recorded: the slots present now are decided in this task.
+/// view recorded: the slots present now are decided in this task, in a
+/// microtask. The loader replays the calls the page queued before the SDK
+/// loaded (`consent`, `attributes`, `interest`, `track`) right after `boot`,
+/// in the same task, so they count for the first decision: a visitor who
+/// declined personalization never gets a personalized slot or an exposure,
+/// even for a moment.
 pub fn start() {
+    let run = Closure::once_into_js(start_now);
+    js_sys::Promise::resolve(&JsValue::UNDEFINED)
+        .unchecked_ref::<super::net::Thenable>()
+        .then_js(&run, &JsValue::UNDEFINED);
+}
+
+fn start_now() {
     let Some(doc) = document() else { return };
     let active = with(|s| {
         s.p13n.started = true;
