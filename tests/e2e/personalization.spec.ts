@@ -4,6 +4,7 @@
 // the strict CSP: personalization-csp.spec.ts.)
 import { test, expect, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   anonymousId,
   consoleOf,
@@ -189,5 +190,106 @@ test('consent declined before load (queued by the stub): every slot shows its de
   await storedRows(anon, 1); // the page view, and nothing else
   expect(sql("SELECT count(*) AS n FROM events WHERE anonymous_id = ? AND event LIKE '% Viewed'", [anon])[0].n).toBe(0);
   expect(await page.evaluate(() => localStorage.getItem('sillage.consent'))).toBe('{"personalization":false}');
+  expect(errors).toEqual([]);
+});
+
+test('the XSS corpus through the config (html, text, attributes): nothing runs, nothing unsafe reaches the DOM', async ({ page }) => {
+  test.setTimeout(60_000);
+  const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '../fixtures', name), 'utf8'));
+  const corpus: { name: string; html: string }[] = fixture('xss.json');
+  const forbidden: { elements: string[]; attributes: string[] } = fixture('forbidden.json');
+  expect(corpus.length).toBeGreaterThanOrEqual(30);
+  // The URLs inside the payloads, decoded as a browser reads them (an inert
+  // DOMParser document: nothing runs, nothing loads).
+  const urls: string[] = await page.evaluate((payloads) => {
+    const found = new Set<string>();
+    for (const html of payloads) {
+      const doc = new DOMParser().parseFromString(html, 'text/html');
+      for (const el of doc.querySelectorAll('*')) {
+        for (const a of el.attributes) {
+          if (/^(href|src|srcset|xlink:href|data|action|formaction|cite|lowsrc|dynsrc|ping)$/i.test(a.name)) found.add(a.value);
+        }
+      }
+    }
+    return [...found];
+  }, corpus.map((c) => c.html));
+  expect(urls).toEqual(expect.arrayContaining(['javascript:window.__xss=1', 'data:text/html,<script>window.__xss=1</script>']));
+  const setAll = (v: string) => [
+    { type: 'setAttribute', name: 'title', value: v },
+    { type: 'setAttribute', selector: 'a', name: 'href', value: v },
+    { type: 'setAttribute', selector: 'img', name: 'src', value: v },
+  ];
+  const rules = [
+    ...corpus.map((c, i) => ({ id: `html-${i}`, slot: `html-${i}`, actions: [{ type: 'replace', html: c.html }] })),
+    ...corpus.map((c, i) => ({ id: `text-${i}`, slot: `text-${i}`, actions: [{ type: 'setText', text: c.html }] })),
+    ...corpus.map((c, i) => ({ id: `attr-${i}`, slot: `attr-${i}`, actions: setAll(c.html) })),
+    ...urls.map((u, i) => ({ id: `url-${i}`, slot: `url-${i}`, actions: setAll(u) })),
+  ];
+  const config = { version: 1, collector: { url: '/v1/batch' }, capture: { engagement: false }, rules };
+  await page.route('**/test/xss.config.json', (r) => r.fulfill({ json: config }));
+
+  const errors = watchErrors(page);
+  const warnings = consoleOf(page, 'warning');
+  await page.goto('/test/xss.html');
+  await expect
+    .poll(() => page.evaluate(() => document.querySelectorAll('[data-sillage-slot]:not([data-sillage-ready])').length), { timeout: 10_000 })
+    .toBe(0);
+  expect(await page.locator('[data-sillage-slot]').count()).toBe(rules.length);
+  // Let the event loop turn: images fail, animations begin, focus moves.
+  await expect
+    .poll(() => page.evaluate(() => [...document.querySelectorAll('[data-sillage-slot] img')].every((i) => (i as HTMLImageElement).complete)))
+    .toBe(true);
+  await page.waitForTimeout(1500);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  expect(await page.evaluate(() => window['__xss'])).toBeUndefined();
+
+  const unsafe: string[] = await page.evaluate((forbidden) => {
+    const out: string[] = [];
+    const urlAttrs = /^(href|src|srcset|xlink:href|data|action|formaction|cite|lowsrc|dynsrc|ping|poster|background)$/i;
+    const image = /^data:image\/(png|gif|jpeg|webp|avif)[;,]/i;
+    const safe = (name: string, value: string) => {
+      const parts = name === 'srcset' ? value.split(',').map((p) => p.trim().split(/\s+/)[0]) : [value];
+      return parts.every((u) => {
+        const url = new URL(u, location.href);
+        return url.protocol === 'http:' || url.protocol === 'https:' || ((name === 'src' || name === 'srcset') && image.test(url.href));
+      });
+    };
+    for (const root of document.querySelectorAll('[data-sillage-slot]')) {
+      const slot = root.getAttribute('data-sillage-slot');
+      for (const el of [root, ...root.querySelectorAll('*')]) {
+        if (forbidden.elements.includes(el.localName)) out.push(`${slot}: <${el.localName}>`);
+        for (const a of el.attributes) {
+          if (/^on/i.test(a.name) || forbidden.attributes.includes(a.name.toLowerCase())) out.push(`${slot}: ${a.name}=${a.value}`);
+          if (urlAttrs.test(a.name) && !safe(a.name.toLowerCase(), a.value)) out.push(`${slot}: ${a.name}=${a.value}`);
+        }
+      }
+    }
+    return out;
+  }, forbidden);
+  expect(unsafe).toEqual([]);
+  // Text is text: every payload shows as typed, and makes no element.
+  const texts = await page.evaluate(() =>
+    [...document.querySelectorAll('[data-sillage-slot^="text-"]')].map((e) => [e.textContent, e.childElementCount]),
+  );
+  expect(texts).toEqual(corpus.map((c) => [c.html, 0]));
+  // Every html payload was applied (sanitised, not refused wholesale).
+  expect(await page.locator('[data-sillage-slot^="html-"][data-sillage-applied]').count()).toBe(corpus.length);
+  // A rule setting a URL that is not http(s) or relative is refused when the
+  // config loads (a warning naming it; its slot keeps the default); the
+  // browser's own URL parser is the oracle.
+  const schemes: string[] = await page.evaluate(
+    (values) => values.map((v) => { try { return new URL(v, location.href).protocol; } catch { return 'invalid'; } }),
+    rules.map((r) => (r.actions[1] as { value?: string } | undefined)?.value ?? 'http:'),
+  );
+  const shouldRefuse = rules.map((r) => r.id).filter((_, i) => !['http:', 'https:'].includes(schemes[i]));
+  const warned = new Set<string>();
+  for (const w of warnings) {
+    const m = w.match(/^sillage: config \(.*\/test\/xss\.config\.json\): rules\[(\d+)\]\.actions\[[12]\]\.value: must be an http\(s\) or relative URL$/);
+    expect(m, w).not.toBeNull();
+    warned.add(rules[Number(m![1])].id);
+  }
+  expect([...warned].sort()).toEqual([...shouldRefuse].sort());
+  expect(shouldRefuse.length).toBeGreaterThanOrEqual(10); // javascript:, vbscript:, data:text/html, ... as the browser decodes them
+  for (const id of shouldRefuse) await expect(page.locator(`[data-sillage-slot="${id}"]`)).not.toHaveAttribute('data-sillage-applied', /./);
   expect(errors).toEqual([]);
 });
