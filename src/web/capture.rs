@@ -116,7 +116,6 @@ pub fn on_navigation() {
             },
             Activity::PageView,
         );
-        super::p13n::on_navigation();
     }
 }
 
@@ -304,6 +303,9 @@ pub fn wrap_history(w: &web_sys::Window) {
             move |state: JsValue, title: JsValue, url: JsValue| {
                 let args = js_sys::Array::of3(&state, &title, &url);
                 let result = original.apply(&h, &args);
+                // The slots now (for the next frame), the page view after
+                // this task (frameworks set the title meanwhile).
+                super::p13n::on_navigation();
                 soon(on_navigation);
                 // Errors of the page's own call (a cross-origin URL, say) are
                 // the page's: hand them back unchanged.
@@ -333,6 +335,7 @@ pub fn on_restore() {
         s.engagement = new_engagement();
     });
     on_navigation();
+    super::p13n::on_restore();
 }
 
 /// Window focus or blur.

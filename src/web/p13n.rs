@@ -67,6 +67,8 @@ const DEFAULT_PROP: &str = "__sillageDefault";
 const TIMES_PROP: &str = "__sillageTimes";
 /// Expando holding the signature of what a slot shows.
 const SIG_PROP: &str = "__sillageSig";
+/// Expando holding the signature the loop guard's times count.
+const LAST_PROP: &str = "__sillageLast";
 /// Marks the nodes `recommend` generated.
 const GENERATED: &str = "data-sillage-generated";
 
@@ -86,6 +88,8 @@ pub struct P13n {
     /// `Personalization Viewed` already recorded in this page view (slot,
     /// rule id).
     viewed: Vec<(String, String)>,
+    /// The URL of the page view `viewed` belongs to.
+    viewed_url: String,
     /// The first decision round ran.
     pub started: bool,
     /// The loop guard warned.
@@ -152,8 +156,10 @@ pub fn start() {
 
 fn start_now() {
     let Some(doc) = document() else { return };
+    let url = href();
     let active = with(|s| {
         s.p13n.started = true;
+        s.p13n.viewed_url = url;
         !s.p13n.rules.rules.is_empty() || !s.p13n.preview.force.is_empty()
     })
     .unwrap_or(false);
@@ -183,25 +189,47 @@ fn mark_decided() {
     }
 }
 
-/// After an SPA navigation: every slot is decided again in the next frame.
+fn href() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default()
+}
+
+/// The URL may have changed (`pushState`, `replaceState`, `popstate`,
+/// `hashchange`): every slot is decided again in the next frame. Called
+/// synchronously by the history wrapper and the listeners, not after the
+/// page view (which waits a task for the title), so the frame that follows
+/// the navigation already shows the new route's content. Exposures count
+/// afresh for each URL, whether or not a page view is recorded.
 pub fn on_navigation() {
+    let url = href();
     let started = with(|s| {
-        s.p13n.viewed.clear();
+        if s.p13n.viewed_url != url {
+            s.p13n.viewed.clear();
+            s.p13n.viewed_url = url;
+        }
         s.p13n.started
     })
     .unwrap_or(false);
-    if !started {
-        return;
-    }
-    if let Some(doc) = document() {
-        schedule(all_slots(&doc));
+    if started {
+        refresh();
     }
 }
 
-/// Something the decisions depend on changed (consent, custom attributes):
-/// decide every slot again in the next frame.
-pub fn refresh() {
+/// A page restored from the back-forward cache is a new page view of the
+/// same URL: its exposures count again.
+pub fn on_restore() {
+    with(|s| s.p13n.viewed_url.clear());
     on_navigation();
+}
+
+/// Something the decisions depend on changed (the URL, consent, custom
+/// attributes): decide every slot again in the next frame.
+pub fn refresh() {
+    let started = with(|s| s.p13n.started).unwrap_or(false);
+    if let Some(doc) = document().filter(|_| started) {
+        schedule(all_slots(&doc));
+    }
 }
 
 fn observe(doc: &Document) {
@@ -553,16 +581,21 @@ fn debug_table(rows: &[Json]) {
     }
 }
 
-/// The times `el` was applied within the rate window (an expando array).
-fn too_often(el: &Element, now: f64) -> bool {
+/// Whether applying `signature` to `el` now would pass the loop guard's
+/// limit; if not, counts this application. Only re-applications of the same
+/// decision count (a framework undoing it): a new decision (an SPA route
+/// with another rule) starts the count afresh. The times are an expando
+/// array, the decision they count another expando.
+fn too_often(el: &Element, signature: &str, now: f64) -> bool {
+    let same = Reflect::get(el, &LAST_PROP.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .is_some_and(|last| last == signature);
     let times = Reflect::get(el, &TIMES_PROP.into())
         .ok()
         .and_then(|v| v.dyn_into::<Array>().ok())
-        .unwrap_or_else(|| {
-            let a = Array::new();
-            let _ = Reflect::set(el, &TIMES_PROP.into(), &a);
-            a
-        });
+        .filter(|_| same)
+        .unwrap_or_default();
     let recent: Vec<f64> = times
         .iter()
         .filter_map(|t| t.as_f64())
@@ -577,6 +610,7 @@ fn too_often(el: &Element, now: f64) -> bool {
     }
     fresh.push(&now.into());
     let _ = Reflect::set(el, &TIMES_PROP.into(), &fresh);
+    let _ = Reflect::set(el, &LAST_PROP.into(), &signature.into());
     false
 }
 
@@ -714,7 +748,7 @@ fn apply(p: Plan, again: bool, now: f64) {
     if again && same && el.has_attribute(READY) {
         return;
     }
-    if !matches!(p.render, Render::Default) && too_often(el, now) {
+    if !matches!(p.render, Render::Default) && too_often(el, &p.signature, now) {
         let warn = with(|s| !std::mem::replace(&mut s.p13n.warned, true)).unwrap_or(false);
         if warn {
             let mut m = String::from("slot \"");
