@@ -125,3 +125,97 @@ test('decision and first paint with the SDK cached: the slots are never painted 
   if (lead <= 0) expect(f.framesBeforeDecision).toBeGreaterThan(0); // the hidden slots were sampled in painted frames
   expect(errors).toEqual([]);
 });
+
+/** A frame counter that runs before any page script: the first callback of every frame. */
+function countFrames() {
+  window['__frame'] = 0;
+  requestAnimationFrame(function tick() {
+    window['__frame']++;
+    requestAnimationFrame(tick);
+  });
+}
+
+/** slot -> [rule id or '' for the default, text shown] */
+type Want = Record<string, [string, string]>;
+
+/**
+ * Does `act` in the page (a click, a history call) and returns how many
+ * frames began before every slot in `want` showed what it should (revealed,
+ * with that rule and text): 0 or 1 means no frame painted the old content.
+ */
+async function framesUntil(page: Page, act: string, want: Want): Promise<number> {
+  return page.evaluate(
+    ({ act, want }) =>
+      new Promise<number>((resolve) => {
+        const shows = () =>
+          Object.entries(want).every(([name, [rule, text]]) => {
+            const el = document.querySelector(`[data-sillage-slot="${name}"]`);
+            return (
+              !!el &&
+              (el.getAttribute('data-sillage-applied') ?? '') === rule &&
+              el.textContent!.trim() === text &&
+              el.hasAttribute('data-sillage-ready') &&
+              getComputedStyle(el).visibility !== 'hidden'
+            );
+          });
+        // history.back() navigates later, at its popstate event.
+        let start = window['__frame'];
+        const done = () => {
+          if (!shows()) return;
+          watcher.disconnect();
+          resolve(window['__frame'] - start);
+        };
+        const watcher = new MutationObserver(done);
+        watcher.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+        if (act === 'back') {
+          addEventListener('popstate', () => (start = window['__frame']), { once: true });
+          history.back();
+        }
+        else (document.querySelector(`[data-route="${act}"]`) as HTMLElement).click();
+        setTimeout(() => resolve(-1), 3000);
+      }),
+    { act, want },
+  );
+}
+
+test('SPA: after each navigation the slots show the new route within one frame, and the default where no rule matches', async ({ page }) => {
+  await page.addInitScript(countFrames);
+  const errors = watchErrors(page);
+  await page.goto('/test/shop/');
+  await decided(page);
+  const anon = await anonymousId(page);
+  const home: Want = { banner: ['', 'Welcome to the shop'], picks: ['', 'Our picks'] };
+  const trail: Want = { banner: ['trail-banner', 'Trail season: the new shoes are in'], picks: ['trail-picks', 'Picked for trail runners'] };
+  const road: Want = { banner: ['road-banner', 'Road shoes: 20% off this week'], picks: ['', 'Our picks'] };
+  for (const [name, [, text]] of Object.entries(home)) {
+    await expect(page.locator(`[data-sillage-slot="${name}"]`)).toHaveText(text);
+  }
+  const steps: [string, Want][] = [
+    ['trail', trail],
+    ['road', road],
+    ['home', home], // the banner's default comes back
+    ['trail', trail],
+    ['back', home], // popstate
+    ['road', road],
+    ['trail', trail],
+  ];
+  const frames: number[] = [];
+  for (const [act, want] of steps) {
+    const n = await framesUntil(page, act, want);
+    frames.push(n);
+    expect(n, `${act}: frames before the new content (-1: never)`).toBeGreaterThanOrEqual(0);
+    expect(n, `${act}: frames before the new content`).toBeLessThanOrEqual(1);
+  }
+  const text = `frames from navigation to the new content: ${frames.join(', ')}`;
+  console.log(`SPA: ${text}`);
+  test.info().annotations.push({ type: 'SPA', description: text });
+  // The banner's default content is restored exactly.
+  expect(await page.locator('[data-sillage-slot=banner]').innerHTML()).not.toContain('Welcome');
+  await page.click('[data-route=home]');
+  expect(await page.locator('[data-sillage-slot=banner]').innerHTML()).toBe('<p>Welcome to the shop</p>');
+  // One exposure per slot per page view: trail was shown three times, road twice.
+  await page.waitForTimeout(300);
+  await flushed(page);
+  expect(countBy(tracked(anon, 'Personalization Viewed'), 'rule_id')).toEqual({ 'trail-banner': 3, 'trail-picks': 3, 'road-banner': 2 });
+  expect(errors).toEqual([]);
+});
