@@ -19,10 +19,17 @@
 //! passed first, the slots already showing keep their default for this page
 //! view (a late swap is the flicker this avoids).
 //!
+//! Frameworks re-render: the observer also sees the page replace the
+//! children of an applied slot (a virtual DOM resetting what it owns, while
+//! the slot element stays), and that slot is decided again in the next
+//! frame; what the page put there becomes the slot's default content.
+//!
 //! Loop guard: an applied slot carries `data-sillage-applied="<rule id>"` and
-//! is not applied again for the same decision; an element is applied at most
-//! 3 times a second, then left alone (one warning), and re-applied once when
-//! its page has been quiet for a second. Our own DOM changes are taken out
+//! is not applied again for the same decision while it shows it. Applying
+//! the same decision to an element again is allowed 3 times a second; past
+//! that the element is left alone (one warning) and applied once more when
+//! its page has been quiet for a second. A new decision (an SPA route with
+//! another rule) starts the count afresh. Our own DOM changes are taken out
 //! of the observer's queue, so they never trigger a round.
 //!
 //! Nothing here decides anything: `core::rules::decide`, `core::p13n` and
@@ -69,6 +76,13 @@ const TIMES_PROP: &str = "__sillageTimes";
 const SIG_PROP: &str = "__sillageSig";
 /// Expando holding the signature the loop guard's times count.
 const LAST_PROP: &str = "__sillageLast";
+/// Expando holding the child nodes an application left in a slot (an
+/// array), to notice when the page throws them away.
+const OWN_PROP: &str = "__sillageOwn";
+/// Expando holding when the loop guard last held a slot back.
+const QUIET_PROP: &str = "__sillageQuiet";
+/// The selector of slots showing a rule's content.
+const APPLIED_SLOT: &str = "[data-sillage-applied]";
 /// Marks the nodes `recommend` generated.
 const GENERATED: &str = "data-sillage-generated";
 
@@ -236,6 +250,17 @@ fn observe(doc: &Document) {
     let cb = Closure::<dyn FnMut(Array)>::new(|records: Array| {
         let mut found = Vec::new();
         for r in records.iter() {
+            // The page threw away what a rule put in a slot (a framework
+            // re-rendering the children it owns): decide it again.
+            if let Some(slot) = Reflect::get(&r, &"target".into())
+                .ok()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .and_then(|t| t.closest(APPLIED_SLOT).ok().flatten())
+            {
+                if content_lost(&slot) {
+                    found.push(slot);
+                }
+            }
             let Ok(added) = Reflect::get(&r, &"addedNodes".into()) else {
                 continue;
             };
@@ -625,6 +650,18 @@ fn save_default(el: &Element, doc: &Document) {
     if saved_default(el).is_some() {
         return;
     }
+    save_children(el, doc);
+    // The default's attributes that actions may change.
+    for name in ["class", "hidden"] {
+        let mut key = String::from(DEFAULT_PROP);
+        key.push_str(name);
+        let v = el.get_attribute(name).map_or(JsValue::NULL, |v| v.into());
+        let _ = Reflect::set(el, &key.into(), &v);
+    }
+}
+
+/// Saves a copy of the slot's children as its default content.
+fn save_children(el: &Element, doc: &Document) {
     let frag = doc.create_document_fragment();
     let kids = el.child_nodes();
     for i in 0..kids.length() {
@@ -633,13 +670,85 @@ fn save_default(el: &Element, doc: &Document) {
         }
     }
     let _ = Reflect::set(el, &DEFAULT_PROP.into(), &frag);
-    // The default's attributes that actions may change.
-    for name in ["class", "hidden"] {
-        let mut key = String::from(DEFAULT_PROP);
-        key.push_str(name);
-        let v = el.get_attribute(name).map_or(JsValue::NULL, |v| v.into());
-        let _ = Reflect::set(el, &key.into(), &v);
+}
+
+/// Whether the page removed what the last application put in `slot`. If
+/// it replaced all of it, what it put there is the new default content.
+/// Either way the slot no longer shows its decision, so the next round
+/// applies it again (within the loop guard).
+fn content_lost(slot: &Element) -> bool {
+    let Some(own) = Reflect::get(slot, &OWN_PROP.into())
+        .ok()
+        .and_then(|v| v.dyn_into::<Array>().ok())
+    else {
+        return false;
+    };
+    let node: &web_sys::Node = slot;
+    let kept = own
+        .iter()
+        .filter(|n| {
+            n.unchecked_ref::<web_sys::Node>()
+                .parent_node()
+                .is_some_and(|p| &p == node)
+        })
+        .count();
+    if kept == own.length() as usize {
+        return false;
     }
+    if let Some(doc) = document().filter(|_| kept == 0) {
+        save_children(slot, &doc);
+    }
+    for prop in [OWN_PROP, SIG_PROP] {
+        let _ = Reflect::set(slot, &prop.into(), &JsValue::UNDEFINED);
+    }
+    true
+}
+
+/// Remembers the child nodes an application left in `el`.
+fn remember_content(el: &Element) {
+    let own = Array::new();
+    let kids = el.child_nodes();
+    for i in 0..kids.length() {
+        if let Some(n) = kids.item(i) {
+            own.push(&n);
+        }
+    }
+    let _ = Reflect::set(el, &OWN_PROP.into(), &own);
+}
+
+/// Applies `el` again once the page has left it alone for a second (the
+/// loop guard held it back at `now`). One timer per element at a time.
+fn retry_when_quiet(el: &Element, now: f64) {
+    let armed = Reflect::get(el, &QUIET_PROP.into())
+        .ok()
+        .is_some_and(|v| v.as_f64().is_some());
+    let _ = Reflect::set(el, &QUIET_PROP.into(), &now.into());
+    if !armed {
+        arm_quiet(el.clone(), RATE_WINDOW_MS);
+    }
+}
+
+fn arm_quiet(el: Element, after: f64) {
+    let Some(w) = web_sys::window() else { return };
+    let cb = Closure::once_into_js(move || {
+        let last = Reflect::get(&el, &QUIET_PROP.into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        let wait = last + RATE_WINDOW_MS - env::now();
+        if wait > 0.0 {
+            arm_quiet(el, wait);
+            return;
+        }
+        let _ = Reflect::set(&el, &QUIET_PROP.into(), &JsValue::UNDEFINED);
+        if el.is_connected() {
+            schedule(vec![el]);
+        }
+    });
+    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+        cb.unchecked_ref(),
+        after.ceil() as i32,
+    );
 }
 
 fn restore_default(el: &Element) {
@@ -666,7 +775,9 @@ fn restore_default(el: &Element) {
     }
     let _ = el.remove_attribute(APPLIED);
     let _ = el.remove_attribute(SHOWN);
-    let _ = Reflect::set(el, &SIG_PROP.into(), &JsValue::UNDEFINED);
+    for prop in [SIG_PROP, OWN_PROP] {
+        let _ = Reflect::set(el, &prop.into(), &JsValue::UNDEFINED);
+    }
 }
 
 fn replace_children(el: &Element, with: &web_sys::Node) {
@@ -753,10 +864,16 @@ fn apply(p: Plan, again: bool, now: f64) {
         if warn {
             let mut m = String::from("slot \"");
             m.push_str(&p.slot);
-            m.push_str("\" was re-rendered and re-applied 3 times within a second; leaving it alone (is a framework fighting the personalization?)");
+            m.push_str("\" was re-rendered and re-applied 3 times within a second; leaving it alone until the page is quiet for a second (is a framework fighting the personalization?)");
             env::warn(&m);
         }
+        if signature.is_empty() {
+            // The page's content shows: say so to click attribution.
+            let _ = el.remove_attribute(APPLIED);
+            let _ = el.remove_attribute(SHOWN);
+        }
         reveal(el);
+        retry_when_quiet(el, now);
         return;
     }
     let ok = match &p.render {
@@ -820,6 +937,9 @@ fn apply(p: Plan, again: bool, now: f64) {
             let _ = el.set_attribute(APPLIED, r);
             let _ = el.set_attribute(SHOWN, &p.label);
             let _ = Reflect::set(el, &SIG_PROP.into(), &p.signature.as_str().into());
+            if !matches!(p.render, Render::Default) {
+                remember_content(el);
+            }
         }
     }
     reveal(el);
