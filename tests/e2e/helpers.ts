@@ -1,6 +1,9 @@
 // Shared helpers for the e2e specs: read what the collector stored, straight
 // from its SQLite file, and watch a page for errors.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, type Page } from '@playwright/test';
 
 /** Rows of a read-only SQL query on the collector's SQLite file (via Python's sqlite3). */
@@ -89,4 +92,19 @@ export function countBy(props: Record<string, any>[], key: string): Record<strin
   const out: Record<string, number> = {};
   for (const p of props) out[p[key]] = (out[p[key]] || 0) + 1;
   return out;
+}
+
+/** The directory served at `/`. */
+export const WWW = join(__dirname, '../../www');
+
+/**
+ * The anti-flicker head snippet as documented (the one in
+ * www/test/p13n.html): its tag, its text, and the CSP source that allows it
+ * (`'sha256-<base64 of the SHA-256 of its text>'`).
+ */
+export function snippet() {
+  const html = readFileSync(join(WWW, 'test/p13n.html'), 'utf8');
+  const tag = html.match(/<script>!function\(d,t\).*?<\/script>/)![0];
+  const text = tag.slice('<script>'.length, -'</script>'.length);
+  return { tag, text, hash: `'sha256-${createHash('sha256').update(text).digest('base64')}'` };
 }
