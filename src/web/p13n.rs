@@ -79,7 +79,7 @@ const LAST_PROP: &str = "__sillageLast";
 /// Expando holding the child nodes an application left in a slot (an
 /// array), to notice when the page throws them away.
 const OWN_PROP: &str = "__sillageOwn";
-/// Expando holding when the loop guard last held a slot back.
+/// Expando holding when the loop guard last held a slot back (see [`QUIET`]).
 const QUIET_PROP: &str = "__sillageQuiet";
 /// The selector of slots showing a rule's content.
 const APPLIED_SLOT: &str = "[data-sillage-applied]";
@@ -124,6 +124,9 @@ thread_local! {
     static WATCH: RefCell<Option<web_sys::MutationObserver>> = const { RefCell::new(None) };
     static PENDING: RefCell<Vec<Element>> = const { RefCell::new(Vec::new()) };
     static FRAME: RefCell<Option<i32>> = const { RefCell::new(None) };
+    /// Slots the loop guard held back, waiting for their page to be quiet.
+    static QUIET: RefCell<Vec<Element>> = const { RefCell::new(Vec::new()) };
+    static QUIET_TIMER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn document() -> Option<Document> {
@@ -162,7 +165,7 @@ fn lift_hiding(doc: &Document) {
 /// declined personalization never gets a personalized slot or an exposure,
 /// even for a moment.
 pub fn start() {
-    let run = Closure::once_into_js(start_now);
+    let run = Closure::once_into_js(start_now as fn());
     js_sys::Promise::resolve(&JsValue::UNDEFINED)
         .unchecked_ref::<super::net::Thenable>()
         .then_js(&run, &JsValue::UNDEFINED);
@@ -322,16 +325,19 @@ fn schedule(elements: Vec<Element>) {
         return;
     }
     let Some(w) = web_sys::window() else { return };
-    let cb = Closure::once_into_js(|| {
-        FRAME.with(|f| *f.borrow_mut() = None);
-        let elements = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-        let elements: Vec<Element> = elements.into_iter().filter(|e| e.is_connected()).collect();
-        if !elements.is_empty() {
-            round(elements, true);
-        }
-    });
+    let cb = Closure::once_into_js(on_frame as fn());
     if let Ok(id) = w.request_animation_frame(cb.unchecked_ref()) {
         FRAME.with(|f| *f.borrow_mut() = Some(id));
+    }
+}
+
+/// The animation frame after [`schedule`]: decides what is pending.
+fn on_frame() {
+    FRAME.with(|f| *f.borrow_mut() = None);
+    let elements = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    let elements: Vec<Element> = elements.into_iter().filter(|e| e.is_connected()).collect();
+    if !elements.is_empty() {
+        round(elements, true);
     }
 }
 
@@ -706,49 +712,65 @@ fn content_lost(slot: &Element) -> bool {
 
 /// Remembers the child nodes an application left in `el`.
 fn remember_content(el: &Element) {
-    let own = Array::new();
-    let kids = el.child_nodes();
-    for i in 0..kids.length() {
-        if let Some(n) = kids.item(i) {
-            own.push(&n);
-        }
-    }
+    let own = Array::from(&el.child_nodes());
     let _ = Reflect::set(el, &OWN_PROP.into(), &own);
 }
 
 /// Applies `el` again once the page has left it alone for a second (the
-/// loop guard held it back at `now`). One timer per element at a time.
+/// loop guard held it back at `now`).
 fn retry_when_quiet(el: &Element, now: f64) {
-    let armed = Reflect::get(el, &QUIET_PROP.into())
-        .ok()
-        .is_some_and(|v| v.as_f64().is_some());
     let _ = Reflect::set(el, &QUIET_PROP.into(), &now.into());
-    if !armed {
-        arm_quiet(el.clone(), RATE_WINDOW_MS);
+    QUIET.with(|q| {
+        let mut q = q.borrow_mut();
+        if !q.contains(el) {
+            q.push(el.clone());
+        }
+    });
+    if !QUIET_TIMER.with(|t| t.replace(true)) {
+        arm_quiet(RATE_WINDOW_MS);
     }
 }
 
-fn arm_quiet(el: Element, after: f64) {
-    let Some(w) = web_sys::window() else { return };
-    let cb = Closure::once_into_js(move || {
-        let last = Reflect::get(&el, &QUIET_PROP.into())
-            .ok()
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.0);
-        let wait = last + RATE_WINDOW_MS - env::now();
-        if wait > 0.0 {
-            arm_quiet(el, wait);
-            return;
-        }
-        let _ = Reflect::set(&el, &QUIET_PROP.into(), &JsValue::UNDEFINED);
-        if el.is_connected() {
-            schedule(vec![el]);
-        }
+/// One timer for every element waiting for quiet.
+fn arm_quiet(after: f64) {
+    if let Some(w) = web_sys::window() {
+        let cb = Closure::once_into_js(on_quiet as fn());
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+            cb.unchecked_ref(),
+            after.ceil() as i32,
+        );
+    }
+}
+
+fn on_quiet() {
+    let now = env::now();
+    let mut due = Vec::new();
+    let mut wait = f64::INFINITY;
+    QUIET.with(|q| {
+        q.borrow_mut().retain(|el| {
+            let last = Reflect::get(el, &QUIET_PROP.into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
+            let left = last + RATE_WINDOW_MS - now;
+            if left > 0.0 {
+                wait = wait.min(left);
+                return true;
+            }
+            if el.is_connected() {
+                due.push(el.clone());
+            }
+            false
+        });
     });
-    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
-        cb.unchecked_ref(),
-        after.ceil() as i32,
-    );
+    if !due.is_empty() {
+        schedule(due);
+    }
+    if wait.is_finite() {
+        arm_quiet(wait);
+    } else {
+        QUIET_TIMER.with(|t| t.set(false));
+    }
 }
 
 fn restore_default(el: &Element) {

@@ -286,7 +286,7 @@ test('a framework re-rendering the slots every 50 ms for 2 s: ends personalized,
   const text =
     `${settled.renders} renders; rules applied ${settled.applied.hero} times to hero (a fresh element each render), ` +
     `${settled.applied.promo} times to promo (the same element); longest frame gap ${later.gap.toFixed(0)} ms, ` +
-    `longest task ${later.longest.toFixed(0)} ms`;
+    `longest task ${later.longest.toFixed(0)} ms (the whole page life, the SDK start included)`;
   console.log(`re-render: ${text}`);
   test.info().annotations.push({ type: 're-render', description: text });
   expect(settled.applied.hero).toBeLessThanOrEqual(settled.renders); // at most once per fresh element
