@@ -12,10 +12,11 @@
 //! (`[data-sillage-slot]:not([data-sillage-ready])`, `visibility: hidden`, so
 //! nothing moves) until this module marks each slot ready, or until its
 //! timeout. Slots present when the SDK starts are decided at once, in the
-//! same task (in a microtask, after the calls the page queued before the SDK
-//! loaded, so a consent given then counts); slots added later are found by one `MutationObserver` that
-//! looks only at added nodes matching the slot selector, and are decided in
-//! the next animation frame, before it paints. If the snippet's timeout
+//! same task (in a microtask, after the calls the page queued before the
+//! SDK loaded, so a consent given then counts); slots added later are found
+//! by one `MutationObserver` that looks at added nodes matching the slot
+//! selector, and are decided in the next animation frame, before it paints.
+//! After an SPA navigation every slot is decided again in the next frame. If the snippet's timeout
 //! passed first, the slots already showing keep their default for this page
 //! view (a late swap is the flicker this avoids).
 //!
