@@ -19,12 +19,22 @@ struct Env {
 }
 
 fn env_with(origins: &[&str], faults: bool) -> Env {
+    env_full(origins, faults, &[])
+}
+
+/// An environment whose www/ also holds `files` (path, content).
+fn env_full(origins: &[&str], faults: bool, files: &[(&str, &str)]) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let www = dir.path().join("www");
     let sdk = dir.path().join("sdk");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::create_dir_all(&sdk).unwrap();
     std::fs::write(www.join("hello.html"), "<h1>hi</h1>").unwrap();
+    for (path, content) in files {
+        let at = www.join(path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(at, content).unwrap();
+    }
     std::fs::write(sdk.join("sillage_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let db = dir.path().join("events.db");
     let state = AppState::open(Options {
@@ -323,6 +333,153 @@ async fn static_files_and_the_sdk_are_served() {
     assert_eq!(h[header::CACHE_CONTROL], "no-cache");
     let (s, _, _) = call(&e, Request::get("/nope.html").body(Body::empty()).unwrap()).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+const HEADERS: &str = "\
+# Test pages served with a policy
+/test/csp.html
+  Content-Security-Policy: script-src 'self'; object-src 'none'
+  X-Test: one
+  X-Test: two
+
+/test/*
+  X-Frame-Options: DENY
+  X-Test: later block wins
+";
+
+#[tokio::test]
+async fn www_paths_get_the_headers_of_every_matching_headers_block() {
+    let e = env_full(
+        &["*"],
+        false,
+        &[
+            ("_headers", HEADERS),
+            ("test/csp.html", "<p>csp</p>"),
+            ("test/other.html", "<p>other</p>"),
+        ],
+    );
+    let csp = "script-src 'self'; object-src 'none'";
+    /// (path, status, Content-Security-Policy, X-Frame-Options, X-Test)
+    type Case<'a> = (
+        &'a str,
+        u16,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let cases: &[Case] = &[
+        (
+            "/test/csp.html",
+            200,
+            Some(csp),
+            Some("DENY"),
+            Some("later block wins"),
+        ),
+        (
+            "/test/csp.html?x=1",
+            200,
+            Some(csp),
+            Some("DENY"),
+            Some("later block wins"),
+        ),
+        (
+            "/test/other.html",
+            200,
+            None,
+            Some("DENY"),
+            Some("later block wins"),
+        ),
+        (
+            "/test/missing.html",
+            404,
+            None,
+            Some("DENY"),
+            Some("later block wins"),
+        ),
+        ("/hello.html", 200, None, None, None),
+        // Only the static routes: not the SDK, not the API.
+        ("/sillage/sillage_bg.wasm", 200, None, None, None),
+        ("/health", 200, None, None, None),
+        // The file itself is not served.
+        ("/_headers", 404, None, None, None),
+    ];
+    for &(path, status, csp, frame, test) in cases {
+        let (s, h, _) = call(&e, Request::get(path).body(Body::empty()).unwrap()).await;
+        let get = |n: &str| h.get(n).map(|v| v.to_str().unwrap());
+        assert_eq!(
+            (
+                s.as_u16(),
+                get("content-security-policy"),
+                get("x-frame-options"),
+                get("x-test")
+            ),
+            (status, csp, frame, test),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn a_headers_file_reports_each_line_it_skips() {
+    use sillage_collector::PathHeaders;
+    /// (file, warnings, headers for /a)
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+    let cases: &[Case] = &[
+        (
+            "/a\n  X-A: 1\n\ta-b: 2\n",
+            &[],
+            &[("x-a", "1"), ("a-b", "2")],
+        ),
+        ("# only a comment\n\n", &[], &[]),
+        ("/a\n  X-A: 1\n  X-A: 2\n", &[], &[("x-a", "1, 2")]),
+        (
+            "/*\n  X-A: all\n/a\n  X-A: mine\n",
+            &[],
+            &[("x-a", "all"), ("x-a", "mine")],
+        ),
+        (
+            "  X-A: 1\n/a\n  X-B: 2\n",
+            &["line 1: \"X-A: 1\": a header line needs a path line above it"],
+            &[("x-b", "2")],
+        ),
+        (
+            "a\n  X-A: 1\n",
+            &[
+                "line 1: expected a path starting with /, got \"a\"",
+                "line 2: \"X-A: 1\": a header line needs a path line above it",
+            ],
+            &[],
+        ),
+        (
+            "/*/b\n  X-A: 1\n",
+            &[
+                "line 1: \"/*/b\": * is only allowed at the end of a path",
+                "line 2: \"X-A: 1\": a header line needs a path line above it",
+            ],
+            &[],
+        ),
+        (
+            "/a\n  no colon\n  Bad Name: 1\n  X-C: 3\n",
+            &[
+                "line 2: \"no colon\": expected Name: value",
+                "line 3: \"Bad Name: 1\": not a valid header name and value",
+            ],
+            &[("x-c", "3")],
+        ),
+    ];
+    for &(text, warnings, headers) in cases {
+        let (rules, got) = PathHeaders::parse(text);
+        assert_eq!(got, warnings, "{text:?}");
+        let got: Vec<(String, String)> = rules
+            .for_path("/a")
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        let want: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want, "{text:?}");
+    }
 }
 
 #[tokio::test]

@@ -131,7 +131,6 @@ pub fn navigate(page: crate::core::event::PageContext) {
             },
             Activity::PageView,
         );
-        super::p13n::on_navigation();
     }
 }
 
@@ -319,6 +318,9 @@ pub fn wrap_history(w: &web_sys::Window) {
             move |state: JsValue, title: JsValue, url: JsValue| {
                 let args = js_sys::Array::of3(&state, &title, &url);
                 let result = original.apply(&h, &args);
+                // The slots now (for the next frame), the page view after
+                // this task (frameworks set the title meanwhile).
+                super::p13n::on_navigation();
                 soon(on_navigation);
                 // Errors of the page's own call (a cross-origin URL, say) are
                 // the page's: hand them back unchanged.
@@ -348,6 +350,7 @@ pub fn on_restore() {
         s.engagement = new_engagement();
     });
     on_navigation();
+    super::p13n::on_restore();
 }
 
 /// Window focus or blur.

@@ -339,7 +339,10 @@ fn on_event(e: JsValue) {
         "offline" => super::on_network(false),
         "click" => super::capture::on_click(e),
         "scroll" => super::capture::on_scroll(),
-        "popstate" | "hashchange" => super::capture::soon(super::capture::on_navigation),
+        "popstate" | "hashchange" => {
+            super::p13n::on_navigation();
+            super::capture::soon(super::capture::on_navigation);
+        }
         "focus" | "blur" => super::capture::on_focus(kind == "focus"),
         _ => super::capture::on_input(),
     }

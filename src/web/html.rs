@@ -24,7 +24,17 @@
 //!   Sanitizer removes unlisted elements with their text, while the contract
 //!   unwraps unknown ones; the walk applies the allow-list in any case.
 //! - [`Path::Builder`] everywhere else: the core's own tokenizer
-//!   ([`html::sanitize`]).
+//!   ([`html::sanitize`]); and, with [`Path::Auto`], for content that may
+//!   name an event handler attribute (`on…`). The browser's parser creates
+//!   the element with its handler before the Sanitizer removes it, and
+//!   Chromium reports each one to the page's Content-Security-Policy
+//!   (`script-src-attr`), though nothing runs: a site with a report endpoint
+//!   would see an attack that never happened. The core's tokenizer never
+//!   creates what it drops. The test is a plain byte scan, deliberately
+//!   wider than the HTML tokenizer (any `on` and a letter after whitespace,
+//!   `/` or a quote: where an attribute name can start), so that it never
+//!   misses one; ordinary text it catches ("only", "/online") just takes
+//!   the other path, which gives the same nodes.
 
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
@@ -89,6 +99,10 @@ pub fn set_html(el: &Element, html: &str) -> Result<Applied, &'static str> {
 pub fn set_html_with(el: &Element, html: &str, path: Path) -> Result<Applied, &'static str> {
     content_allowed(el)?;
     let doc = el.owner_document().ok_or("the element has no document")?;
+    let path = match path {
+        Path::Auto if may_name_handler(html) => Path::Builder,
+        p => p,
+    };
     let (fragment, path) = match path {
         Path::Builder => (html::sanitize(html), Path::Builder),
         _ => match browser_parse(&doc, html) {
@@ -105,6 +119,16 @@ pub fn set_html_with(el: &Element, html: &str, path: Path) -> Result<Applied, &'
     Ok(Applied {
         path,
         truncated: fragment.truncated,
+    })
+}
+
+/// Whether `html` may name an event handler attribute: `on` (any case) and
+/// a letter, after whitespace, `/` or a quote (wherever the HTML tokenizer
+/// may start an attribute name, and more).
+fn may_name_handler(html: &str) -> bool {
+    html.as_bytes().windows(4).any(|w| {
+        matches!(w, [b' ' | b'\t' | b'\n' | b'\x0c' | b'\r' | b'/' | b'"' | b'\'', o, n, c]
+            if o.eq_ignore_ascii_case(&b'o') && n.eq_ignore_ascii_case(&b'n') && c.is_ascii_alphabetic())
     })
 }
 

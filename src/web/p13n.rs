@@ -12,16 +12,25 @@
 //! (`[data-sillage-slot]:not([data-sillage-ready])`, `visibility: hidden`, so
 //! nothing moves) until this module marks each slot ready, or until its
 //! timeout. Slots present when the SDK starts are decided at once, in the
-//! same task; slots added later are found by one `MutationObserver` that
-//! looks only at added nodes matching the slot selector, and are decided in
-//! the next animation frame, before it paints. If the snippet's timeout
+//! same task (in a microtask, after the calls the page queued before the
+//! SDK loaded, so a consent given then counts); slots added later are found
+//! by one `MutationObserver` that looks at added nodes matching the slot
+//! selector, and are decided in the next animation frame, before it paints.
+//! After an SPA navigation every slot is decided again in the next frame. If the snippet's timeout
 //! passed first, the slots already showing keep their default for this page
 //! view (a late swap is the flicker this avoids).
 //!
+//! Frameworks re-render: the observer also sees the page replace the
+//! children of an applied slot (a virtual DOM resetting what it owns, while
+//! the slot element stays), and that slot is decided again in the next
+//! frame; what the page put there becomes the slot's default content.
+//!
 //! Loop guard: an applied slot carries `data-sillage-applied="<rule id>"` and
-//! is not applied again for the same decision; an element is applied at most
-//! 3 times a second, then left alone (one warning), and re-applied once when
-//! its page has been quiet for a second. Our own DOM changes are taken out
+//! is not applied again for the same decision while it shows it. Applying
+//! the same decision to an element again is allowed 3 times a second; past
+//! that the element is left alone (one warning) and applied once more when
+//! its page has been quiet for a second. A new decision (an SPA route with
+//! another rule) starts the count afresh. Our own DOM changes are taken out
 //! of the observer's queue, so they never trigger a round.
 //!
 //! Nothing here decides anything: `core::rules::decide`, `core::p13n` and
@@ -66,6 +75,15 @@ const DEFAULT_PROP: &str = "__sillageDefault";
 const TIMES_PROP: &str = "__sillageTimes";
 /// Expando holding the signature of what a slot shows.
 const SIG_PROP: &str = "__sillageSig";
+/// Expando holding the signature the loop guard's times count.
+const LAST_PROP: &str = "__sillageLast";
+/// Expando holding the child nodes an application left in a slot (an
+/// array), to notice when the page throws them away.
+const OWN_PROP: &str = "__sillageOwn";
+/// Expando holding when the loop guard last held a slot back (see [`QUIET`]).
+const QUIET_PROP: &str = "__sillageQuiet";
+/// The selector of slots showing a rule's content.
+const APPLIED_SLOT: &str = "[data-sillage-applied]";
 /// Marks the nodes `recommend` generated.
 const GENERATED: &str = "data-sillage-generated";
 
@@ -85,6 +103,8 @@ pub struct P13n {
     /// `Personalization Viewed` already recorded in this page view (slot,
     /// rule id).
     viewed: Vec<(String, String)>,
+    /// The URL of the page view `viewed` belongs to.
+    viewed_url: String,
     /// The first decision round ran.
     pub started: bool,
     /// The loop guard warned.
@@ -105,6 +125,9 @@ thread_local! {
     static WATCH: RefCell<Option<web_sys::MutationObserver>> = const { RefCell::new(None) };
     static PENDING: RefCell<Vec<Element>> = const { RefCell::new(Vec::new()) };
     static FRAME: RefCell<Option<i32>> = const { RefCell::new(None) };
+    /// Slots the loop guard held back, waiting for their page to be quiet.
+    static QUIET: RefCell<Vec<Element>> = const { RefCell::new(Vec::new()) };
+    static QUIET_TIMER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn document() -> Option<Document> {
@@ -136,11 +159,25 @@ fn lift_hiding(doc: &Document) {
 }
 
 /// Starts personalization once the config is applied and the first page
-/// view recorded: the slots present now are decided in this task.
+/// view recorded: the slots present now are decided in this task, in a
+/// microtask. The loader replays the calls the page queued before the SDK
+/// loaded (`consent`, `attributes`, `interest`, `track`) right after `boot`,
+/// in the same task, so they count for the first decision: a visitor who
+/// declined personalization never gets a personalized slot or an exposure,
+/// even for a moment.
 pub fn start() {
+    let run = Closure::once_into_js(start_now as fn());
+    js_sys::Promise::resolve(&JsValue::UNDEFINED)
+        .unchecked_ref::<super::net::Thenable>()
+        .then_js(&run, &JsValue::UNDEFINED);
+}
+
+fn start_now() {
     let Some(doc) = document() else { return };
+    let url = href();
     let active = with(|s| {
         s.p13n.started = true;
+        s.p13n.viewed_url = url;
         !s.p13n.rules.rules.is_empty() || !s.p13n.preview.force.is_empty()
     })
     .unwrap_or(false);
@@ -170,28 +207,46 @@ fn mark_decided() {
     }
 }
 
-/// After an SPA navigation: every slot is decided again in the next frame.
+fn href() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default()
+}
+
+/// The URL may have changed (`pushState`, `replaceState`, `popstate`,
+/// `hashchange`): every slot is decided again in the next frame. Called
+/// synchronously by the history wrapper and the listeners, not after the
+/// page view (which waits a task for the title), so the frame that follows
+/// the navigation already shows the new route's content. Exposures count
+/// afresh for each URL, whether or not a page view is recorded.
 pub fn on_navigation() {
+    let url = href();
     let started = with(|s| {
-        s.p13n.viewed.clear();
+        if s.p13n.viewed_url != url {
+            s.p13n.viewed.clear();
+            s.p13n.viewed_url = url;
+        }
         s.p13n.started
     })
     .unwrap_or(false);
-    if !started {
-        return;
-    }
-    if let Some(doc) = document() {
-        schedule(all_slots(&doc));
+    if started {
+        refresh();
     }
 }
 
-/// Something the decisions depend on changed (consent, custom attributes):
-/// decide every slot again in the next frame (in the same page view).
+/// A page restored from the back-forward cache is a new page view of the
+/// same URL: its exposures count again.
+pub fn on_restore() {
+    with(|s| s.p13n.viewed_url.clear());
+    on_navigation();
+}
+
+/// Something the decisions depend on changed (the URL, consent, custom
+/// attributes): decide every slot again in the next frame.
 pub fn refresh() {
-    if with(|s| s.p13n.started).unwrap_or(false) {
-        if let Some(doc) = document() {
-            schedule(all_slots(&doc));
-        }
+    let started = with(|s| s.p13n.started).unwrap_or(false);
+    if let Some(doc) = document().filter(|_| started) {
+        schedule(all_slots(&doc));
     }
 }
 
@@ -199,6 +254,17 @@ fn observe(doc: &Document) {
     let cb = Closure::<dyn FnMut(Array)>::new(|records: Array| {
         let mut found = Vec::new();
         for r in records.iter() {
+            // The page threw away what a rule put in a slot (a framework
+            // re-rendering the children it owns): decide it again.
+            if let Some(slot) = Reflect::get(&r, &"target".into())
+                .ok()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .and_then(|t| t.closest(APPLIED_SLOT).ok().flatten())
+            {
+                if content_lost(&slot) {
+                    found.push(slot);
+                }
+            }
             let Ok(added) = Reflect::get(&r, &"addedNodes".into()) else {
                 continue;
             };
@@ -260,16 +326,19 @@ fn schedule(elements: Vec<Element>) {
         return;
     }
     let Some(w) = web_sys::window() else { return };
-    let cb = Closure::once_into_js(|| {
-        FRAME.with(|f| *f.borrow_mut() = None);
-        let elements = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-        let elements: Vec<Element> = elements.into_iter().filter(|e| e.is_connected()).collect();
-        if !elements.is_empty() {
-            round(elements, true);
-        }
-    });
+    let cb = Closure::once_into_js(on_frame as fn());
     if let Ok(id) = w.request_animation_frame(cb.unchecked_ref()) {
         FRAME.with(|f| *f.borrow_mut() = Some(id));
+    }
+}
+
+/// The animation frame after [`schedule`]: decides what is pending.
+fn on_frame() {
+    FRAME.with(|f| *f.borrow_mut() = None);
+    let elements = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    let elements: Vec<Element> = elements.into_iter().filter(|e| e.is_connected()).collect();
+    if !elements.is_empty() {
+        round(elements, true);
     }
 }
 
@@ -544,16 +613,21 @@ fn debug_table(rows: &[Json]) {
     }
 }
 
-/// The times `el` was applied within the rate window (an expando array).
-fn too_often(el: &Element, now: f64) -> bool {
+/// Whether applying `signature` to `el` now would pass the loop guard's
+/// limit; if not, counts this application. Only re-applications of the same
+/// decision count (a framework undoing it): a new decision (an SPA route
+/// with another rule) starts the count afresh. The times are an expando
+/// array, the decision they count another expando.
+fn too_often(el: &Element, signature: &str, now: f64) -> bool {
+    let same = Reflect::get(el, &LAST_PROP.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .is_some_and(|last| last == signature);
     let times = Reflect::get(el, &TIMES_PROP.into())
         .ok()
         .and_then(|v| v.dyn_into::<Array>().ok())
-        .unwrap_or_else(|| {
-            let a = Array::new();
-            let _ = Reflect::set(el, &TIMES_PROP.into(), &a);
-            a
-        });
+        .filter(|_| same)
+        .unwrap_or_default();
     let recent: Vec<f64> = times
         .iter()
         .filter_map(|t| t.as_f64())
@@ -568,6 +642,7 @@ fn too_often(el: &Element, now: f64) -> bool {
     }
     fresh.push(&now.into());
     let _ = Reflect::set(el, &TIMES_PROP.into(), &fresh);
+    let _ = Reflect::set(el, &LAST_PROP.into(), &signature.into());
     false
 }
 
@@ -582,6 +657,18 @@ fn save_default(el: &Element, doc: &Document) {
     if saved_default(el).is_some() {
         return;
     }
+    save_children(el, doc);
+    // The default's attributes that actions may change.
+    for name in ["class", "hidden"] {
+        let mut key = String::from(DEFAULT_PROP);
+        key.push_str(name);
+        let v = el.get_attribute(name).map_or(JsValue::NULL, |v| v.into());
+        let _ = Reflect::set(el, &key.into(), &v);
+    }
+}
+
+/// Saves a copy of the slot's children as its default content.
+fn save_children(el: &Element, doc: &Document) {
     let frag = doc.create_document_fragment();
     let kids = el.child_nodes();
     for i in 0..kids.length() {
@@ -590,12 +677,100 @@ fn save_default(el: &Element, doc: &Document) {
         }
     }
     let _ = Reflect::set(el, &DEFAULT_PROP.into(), &frag);
-    // The default's attributes that actions may change.
-    for name in ["class", "hidden"] {
-        let mut key = String::from(DEFAULT_PROP);
-        key.push_str(name);
-        let v = el.get_attribute(name).map_or(JsValue::NULL, |v| v.into());
-        let _ = Reflect::set(el, &key.into(), &v);
+}
+
+/// Whether the page removed what the last application put in `slot`. If
+/// it replaced all of it, what it put there is the new default content.
+/// Either way the slot no longer shows its decision, so the next round
+/// applies it again (within the loop guard).
+fn content_lost(slot: &Element) -> bool {
+    let Some(own) = Reflect::get(slot, &OWN_PROP.into())
+        .ok()
+        .and_then(|v| v.dyn_into::<Array>().ok())
+    else {
+        return false;
+    };
+    let node: &web_sys::Node = slot;
+    let kept = own
+        .iter()
+        .filter(|n| {
+            n.unchecked_ref::<web_sys::Node>()
+                .parent_node()
+                .is_some_and(|p| &p == node)
+        })
+        .count();
+    if kept == own.length() as usize {
+        return false;
+    }
+    if let Some(doc) = document().filter(|_| kept == 0) {
+        save_children(slot, &doc);
+    }
+    for prop in [OWN_PROP, SIG_PROP] {
+        let _ = Reflect::set(slot, &prop.into(), &JsValue::UNDEFINED);
+    }
+    true
+}
+
+/// Remembers the child nodes an application left in `el`.
+fn remember_content(el: &Element) {
+    let own = Array::from(&el.child_nodes());
+    let _ = Reflect::set(el, &OWN_PROP.into(), &own);
+}
+
+/// Applies `el` again once the page has left it alone for a second (the
+/// loop guard held it back at `now`).
+fn retry_when_quiet(el: &Element, now: f64) {
+    let _ = Reflect::set(el, &QUIET_PROP.into(), &now.into());
+    QUIET.with(|q| {
+        let mut q = q.borrow_mut();
+        if !q.contains(el) {
+            q.push(el.clone());
+        }
+    });
+    if !QUIET_TIMER.with(|t| t.replace(true)) {
+        arm_quiet(RATE_WINDOW_MS);
+    }
+}
+
+/// One timer for every element waiting for quiet.
+fn arm_quiet(after: f64) {
+    if let Some(w) = web_sys::window() {
+        let cb = Closure::once_into_js(on_quiet as fn());
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+            cb.unchecked_ref(),
+            after.ceil() as i32,
+        );
+    }
+}
+
+fn on_quiet() {
+    let now = env::now();
+    let mut due = Vec::new();
+    let mut wait = f64::INFINITY;
+    QUIET.with(|q| {
+        q.borrow_mut().retain(|el| {
+            let last = Reflect::get(el, &QUIET_PROP.into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
+            let left = last + RATE_WINDOW_MS - now;
+            if left > 0.0 {
+                wait = wait.min(left);
+                return true;
+            }
+            if el.is_connected() {
+                due.push(el.clone());
+            }
+            false
+        });
+    });
+    if !due.is_empty() {
+        schedule(due);
+    }
+    if wait.is_finite() {
+        arm_quiet(wait);
+    } else {
+        QUIET_TIMER.with(|t| t.set(false));
     }
 }
 
@@ -623,7 +798,9 @@ fn restore_default(el: &Element) {
     }
     let _ = el.remove_attribute(APPLIED);
     let _ = el.remove_attribute(SHOWN);
-    let _ = Reflect::set(el, &SIG_PROP.into(), &JsValue::UNDEFINED);
+    for prop in [SIG_PROP, OWN_PROP] {
+        let _ = Reflect::set(el, &prop.into(), &JsValue::UNDEFINED);
+    }
 }
 
 fn replace_children(el: &Element, with: &web_sys::Node) {
@@ -702,22 +879,28 @@ fn apply(p: Plan, again: bool, now: f64) {
     let given = Reflect::get(el, &SIG_PROP.into())
         .ok()
         .and_then(|v| v.as_string());
-    let same = match given {
-        Some(g) => g == wanted,
+    let same = match &given {
+        Some(g) => *g == wanted,
         None => p.rule.is_none() && showing.is_none(),
     };
     if again && same && el.has_attribute(READY) {
         return;
     }
-    if !matches!(p.render, Render::Default) && too_often(el, now) {
+    if !matches!(p.render, Render::Default) && too_often(el, &p.signature, now) {
         let warn = with(|s| !std::mem::replace(&mut s.p13n.warned, true)).unwrap_or(false);
         if warn {
             let mut m = String::from("slot \"");
             m.push_str(&p.slot);
-            m.push_str("\" was re-rendered and re-applied 3 times within a second; leaving it alone (is a framework fighting the personalization?)");
+            m.push_str("\" was re-rendered and re-applied 3 times within a second; leaving it alone until the page is quiet for a second (is a framework fighting the personalization?)");
             env::warn(&m);
         }
+        if given.is_none() {
+            // The page's content shows: say so to click attribution.
+            let _ = el.remove_attribute(APPLIED);
+            let _ = el.remove_attribute(SHOWN);
+        }
         reveal(el);
+        retry_when_quiet(el, now);
         return;
     }
     let ok = match &p.render {
@@ -780,6 +963,9 @@ fn apply(p: Plan, again: bool, now: f64) {
         if let Some(r) = &p.rule {
             let _ = el.set_attribute(APPLIED, r);
             let _ = el.set_attribute(SHOWN, &p.label);
+            if !matches!(p.render, Render::Default) {
+                remember_content(el);
+            }
         }
     }
     let _ = Reflect::set(el, &SIG_PROP.into(), &wanted.as_str().into());

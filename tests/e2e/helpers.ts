@@ -1,6 +1,9 @@
 // Shared helpers for the e2e specs: read what the collector stored, straight
 // from its SQLite file, and watch a page for errors.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, type Page } from '@playwright/test';
 
 /** Rows of a read-only SQL query on the collector's SQLite file (via Python's sqlite3). */
@@ -50,4 +53,58 @@ export async function storedRows(anon: string, n: number, timeout = 10_000) {
     })
     .toBe(n);
   return sql('SELECT * FROM events WHERE anonymous_id = ? ORDER BY rowid', [anon]);
+}
+
+/** Console messages of one type ('warning', 'error', 'log'...), as they come. */
+export function consoleOf(page: Page, type: string): string[] {
+  const out: string[] = [];
+  page.on('console', (m) => m.type() === type && out.push(m.text()));
+  return out;
+}
+
+/** Waits until the SDK applied its config (`sillage.ready`). */
+export async function sdkReady(page: Page) {
+  await page.evaluate(() => new Promise((r) => window['sillage'].ready(r)));
+}
+
+/** Waits until the SDK decided the slots present at start (`performance.mark('sillage:decided')`). */
+export async function decided(page: Page): Promise<number> {
+  await expect
+    .poll(() => page.evaluate(() => performance.getEntriesByName('sillage:decided').length))
+    .toBe(1);
+  return page.evaluate(() => performance.getEntriesByName('sillage:decided')[0].startTime);
+}
+
+/** Sends what is waiting and resolves once the collector acknowledged it. */
+export async function flushed(page: Page) {
+  expect(await page.evaluate(() => window['sillage'].flush())).toBe(true);
+}
+
+/** The stored track events `event` of a visitor, oldest first, with their properties. */
+export function tracked(anon: string, event: string): Record<string, any>[] {
+  return sql('SELECT payload FROM events WHERE anonymous_id = ? AND event = ? ORDER BY rowid', [anon, event]).map(
+    (r) => JSON.parse(r.payload as string).properties,
+  );
+}
+
+/** How many of `props` have each value of `key`: {"hero-new": 1, ...}. */
+export function countBy(props: Record<string, any>[], key: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of props) out[p[key]] = (out[p[key]] || 0) + 1;
+  return out;
+}
+
+/** The directory served at `/`. */
+export const WWW = join(__dirname, '../../www');
+
+/**
+ * The anti-flicker head snippet as documented (the one in
+ * www/test/p13n.html): its tag, its text, and the CSP source that allows it
+ * (`'sha256-<base64 of the SHA-256 of its text>'`).
+ */
+export function snippet() {
+  const html = readFileSync(join(WWW, 'test/p13n.html'), 'utf8');
+  const tag = html.match(/<script>!function\(d,t\).*?<\/script>/)![0];
+  const text = tag.slice('<script>'.length, -'</script>'.length);
+  return { tag, text, hash: `'sha256-${createHash('sha256').update(text).digest('base64')}'` };
 }
