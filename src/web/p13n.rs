@@ -174,10 +174,9 @@ pub fn start() {
 
 fn start_now() {
     let Some(doc) = document() else { return };
-    let url = href();
     let active = with(|s| {
         s.p13n.started = true;
-        s.p13n.viewed_url = url;
+        s.p13n.viewed_url = view_key(s.capture.hash_routing);
         !s.p13n.rules.rules.is_empty() || !s.p13n.preview.force.is_empty()
     })
     .unwrap_or(false);
@@ -207,10 +206,18 @@ fn mark_decided() {
     }
 }
 
-fn href() -> String {
-    web_sys::window()
+/// The page view exposures belong to: the URL, without its fragment unless
+/// the site routes by fragment (as for page views).
+fn view_key(hash_routing: bool) -> String {
+    let mut url = web_sys::window()
         .and_then(|w| w.location().href().ok())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if !hash_routing {
+        if let Some(i) = url.find('#') {
+            url.truncate(i);
+        }
+    }
+    url
 }
 
 /// The URL may have changed (`pushState`, `replaceState`, `popstate`,
@@ -218,10 +225,11 @@ fn href() -> String {
 /// synchronously by the history wrapper and the listeners, not after the
 /// page view (which waits a task for the title), so the frame that follows
 /// the navigation already shows the new route's content. Exposures count
-/// afresh for each URL, whether or not a page view is recorded.
+/// afresh for each URL (a change of the fragment alone counts only with hash
+/// routing, as for page views), whether or not a page view is recorded.
 pub fn on_navigation() {
-    let url = href();
     let started = with(|s| {
+        let url = view_key(s.capture.hash_routing);
         if s.p13n.viewed_url != url {
             s.p13n.viewed.clear();
             s.p13n.viewed_url = url;
