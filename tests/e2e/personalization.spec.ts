@@ -293,3 +293,27 @@ test('the XSS corpus through the config (html, text, attributes): nothing runs, 
   for (const id of shouldRefuse) await expect(page.locator(`[data-sillage-slot="${id}"]`)).not.toHaveAttribute('data-sillage-applied', /./);
   expect(errors).toEqual([]);
 });
+
+test('previews: with "debug": true the URL forces a variant, simulates a stage and logs the decisions; without it they are ignored', async ({ page }) => {
+  const errors = watchErrors(page);
+  const tables = consoleOf(page, 'table');
+  // p13n.html allows debug; its hero rule needs an interest this new visitor lacks.
+  await page.goto('/test/p13n.html?sillage_debug=1&sillage_force=hero/runner&sillage_stage=purchase');
+  await decided(page);
+  await expect(page.locator('[data-sillage-slot=hero] h2')).toHaveText('New trail shoes for you');
+  await expect.poll(() => tables.length).toBeGreaterThan(0);
+  // A forced preview is not measured, and a simulated stage does not change
+  // the profile itself.
+  const anon = await anonymousId(page);
+  await flushed(page);
+  expect(tracked(anon, 'Personalization Viewed').filter((p) => p.slot === 'hero')).toEqual([]);
+  const stage = await page.evaluate(() => window['sillage'].profile().stage);
+  expect(stage).not.toBe('purchase');
+  expect(errors.filter((e) => !e.includes('no <template data-sillage-variant="broken/nowhere">'))).toEqual([]);
+
+  // The same parameters on a page whose config does not allow debug.
+  const warnings = consoleOf(page, 'warning');
+  await page.goto('/test/actions.html?sillage_force=hero/sale');
+  await decided(page);
+  await expect.poll(() => warnings.join('\n')).toContain('?sillage_force: previews are off (set "debug": true in the config)');
+});
