@@ -129,6 +129,16 @@ impl Engagement {
     }
 }
 
+/// What identifies a page view: the URL, without its fragment unless the
+/// site routes by fragment (`capture.hashRouting`).
+pub fn page_key(url: &str, hash_routing: bool) -> &str {
+    if hash_routing {
+        url
+    } else {
+        url.split('#').next().unwrap_or(url)
+    }
+}
+
 /// Decides which URL changes are new page views.
 ///
 /// The same URL twice in a row is one page view (a `replaceState` that only
@@ -152,11 +162,7 @@ impl PageViewGate {
 
     /// Whether navigating to `url` is a new page view; remembers it if so.
     pub fn admit(&mut self, url: &str) -> bool {
-        let key = if self.hash_routing {
-            url
-        } else {
-            url.split('#').next().unwrap_or(url)
-        };
+        let key = page_key(url, self.hash_routing);
         if self.last.as_deref() == Some(key) {
             return false;
         }

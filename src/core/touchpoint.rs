@@ -295,7 +295,28 @@ pub struct Campaign {
     pub content: Option<String>,
 }
 
+/// A query parameter's trimmed, non-empty value (names compared
+/// case-insensitively).
+fn query_param(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(key, v)| key.eq_ignore_ascii_case(name) && !v.trim().is_empty())
+        .map(|(_, v)| v.trim().to_string())
+}
+
 impl Campaign {
+    /// The UTM tags of a query's `(key, value)` pairs.
+    pub fn from_query(pairs: &[(String, String)]) -> Campaign {
+        let param = |k: &str| query_param(pairs, k);
+        Campaign {
+            name: param("utm_campaign"),
+            source: param("utm_source"),
+            medium: param("utm_medium"),
+            term: param("utm_term"),
+            content: param("utm_content"),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.name.is_none()
             && self.source.is_none()
@@ -555,20 +576,10 @@ pub fn classify(page_url: &str, referrer: &str, cfg: &ChannelConfig) -> Touchpoi
         .as_ref()
         .map(|u| query_pairs(u.query))
         .unwrap_or_default();
-    let param = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, v)| key.eq_ignore_ascii_case(k) && !v.trim().is_empty())
-            .map(|(_, v)| v.trim().to_string())
-    };
-    let campaign = Campaign {
-        name: param("utm_campaign"),
-        source: param("utm_source"),
-        medium: param("utm_medium"),
-        term: param("utm_term"),
-        content: param("utm_content"),
-    };
-    let click = CLICK_IDS.iter().find(|(p, ..)| param(p).is_some());
+    let campaign = Campaign::from_query(&pairs);
+    let click = CLICK_IDS
+        .iter()
+        .find(|(p, ..)| query_param(&pairs, p).is_some());
     let page_host = page.as_ref().map_or("", |u| u.host).to_ascii_lowercase();
     let page_bare = page_host
         .strip_prefix("www.")

@@ -30,7 +30,7 @@ use crate::core::touchpoint::{
     classify, session_on, Campaign, ChannelConfig, Session, Touchpoint, SESSION_TIMEOUT_MS,
 };
 use crate::core::tracker::Moment;
-use crate::core::url::{parse as parse_url, scrub};
+use crate::core::url::{parse as parse_url, query_pairs, scrub};
 
 /// Storage key of the session shared by the site's tabs.
 pub const SESSION_KEY: &str = "sillage.session";
@@ -212,9 +212,7 @@ fn campaign_of(url: &str) -> Option<Json> {
     if !contains(&u.query.to_ascii_lowercase(), "utm_") {
         return None;
     }
-    classify(url, "", &ChannelConfig::default())
-        .campaign
-        .to_json()
+    Campaign::from_query(&query_pairs(u.query)).to_json()
 }
 
 /// The scrubbed `?query` of a scrubbed URL (`location.search` form).

@@ -74,7 +74,7 @@ pub fn topic_hints() -> Vec<String> {
     };
     let mut push = |v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
-            out.push(js_sys::JsString::from(v).to_lower_case().into());
+            out.push(env::lower(&v));
         }
     };
     if let Ok(Some(meta)) = doc.query_selector("meta[name=\"sillage:topics\"]") {

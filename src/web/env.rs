@@ -267,13 +267,7 @@ pub struct Encoder;
 impl JsonEncoder for Encoder {
     fn encode(&self, value: &Json) -> String {
         let mut out = String::with_capacity(512);
-        write(value, &mut out, &|n, out| {
-            let s: String = js_sys::Number::from(n)
-                .to_string_with_radix(10)
-                .map(Into::into)
-                .unwrap_or_default();
-            out.push_str(&s);
-        });
+        write(value, &mut out, &push_js_number);
         out
     }
 }
@@ -414,7 +408,7 @@ impl crate::core::condition::JsHost for BrowserJs {
     }
 
     fn to_lower(&self, s: &str) -> String {
-        js_sys::JsString::from(s).to_lower_case().into()
+        lower(s)
     }
 
     fn push_number(&self, n: f64, out: &mut String) {
@@ -424,6 +418,12 @@ impl crate::core::condition::JsHost for BrowserJs {
     fn parse_decimal(&self, s: &str) -> f64 {
         js_sys::Number::parse_float(s)
     }
+}
+
+/// `s.toLowerCase()`: the browser's, which knows every script (Rust's
+/// Unicode tables would cost about 20 KB of wasm).
+pub fn lower(s: &str) -> String {
+    js_sys::JsString::from(s).to_lower_case().into()
 }
 
 /// Appends `String(n)` as the browser writes it.

@@ -206,18 +206,12 @@ fn mark_decided() {
     }
 }
 
-/// The page view exposures belong to: the URL, without its fragment unless
-/// the site routes by fragment (as for page views).
+/// The page view exposures belong to, keyed as page views are.
 fn view_key(hash_routing: bool) -> String {
-    let mut url = web_sys::window()
+    let url = web_sys::window()
         .and_then(|w| w.location().href().ok())
         .unwrap_or_default();
-    if !hash_routing {
-        if let Some(i) = url.find('#') {
-            url.truncate(i);
-        }
-    }
-    url
+    crate::core::engage::page_key(&url, hash_routing).to_string()
 }
 
 /// The URL may have changed (`pushState`, `replaceState`, `popstate`,
@@ -1047,7 +1041,7 @@ fn reorder(t: &Element, interests: &[(String, f64)]) {
     for i in 0..kids.length() {
         if let Some(k) = kids.item(i) {
             let raw = k.get_attribute("data-sillage-topics").unwrap_or_default();
-            let lower: String = js_sys::JsString::from(raw.as_str()).to_lower_case().into();
+            let lower = env::lower(&raw);
             topics.push(crate::core::topics::normalize([lower.as_str()]));
             els.push(k);
         }

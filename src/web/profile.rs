@@ -207,7 +207,7 @@ pub fn interest(topic: JsValue, weight: JsValue) {
         env::warn("interest: needs a topic (string) and a weight (number from 0 to 1)");
         return;
     };
-    let t: String = js_sys::JsString::from(t.as_str()).to_lower_case().into();
+    let t = env::lower(&t);
     if t.trim().is_empty() || !(0.0..=1.0).contains(&w) {
         env::warn("interest: needs a topic (string) and a weight (number from 0 to 1)");
         return;
