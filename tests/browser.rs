@@ -50,10 +50,67 @@ pub(crate) async fn sleep(ms: i32) {
     JsFuture::from(p).await.unwrap();
 }
 
+/// Resolves at the next animation frame (after the callbacks the SDK
+/// registered before this call, which run first in the same frame).
+pub(crate) async fn next_frame() {
+    let p = Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .request_animation_frame(&resolve)
+            .unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
+/// Every `console.warn` message while it lives (the console's own
+/// `warn` is put back when it is dropped).
+pub(crate) struct Warnings {
+    log: Array,
+    original: JsValue,
+}
+
+impl Warnings {
+    pub(crate) fn capture() -> Warnings {
+        let console = Reflect::get(&js_sys::global(), &"console".into()).unwrap();
+        let original = Reflect::get(&console, &"warn".into()).unwrap();
+        let log = Array::new();
+        let make = Function::new_with_args(
+            "log",
+            "return function () { log.push([].slice.call(arguments).map(String).join(' ')); };",
+        );
+        let recorder = make.call1(&JsValue::NULL, &log).unwrap();
+        Reflect::set(&console, &"warn".into(), &recorder).unwrap();
+        Warnings { log, original }
+    }
+
+    /// The messages so far.
+    pub(crate) fn messages(&self) -> Vec<String> {
+        self.log.iter().filter_map(|v| v.as_string()).collect()
+    }
+
+    /// Asserts that some message contains `needle`.
+    pub(crate) fn assert_has(&self, needle: &str) {
+        let m = self.messages();
+        assert!(
+            m.iter().any(|w| w.contains(needle)),
+            "no console.warn contains {needle:?}; got {m:#?}"
+        );
+    }
+}
+
+impl Drop for Warnings {
+    fn drop(&mut self) {
+        let console = Reflect::get(&js_sys::global(), &"console".into()).unwrap();
+        let _ = Reflect::set(&console, &"warn".into(), &self.original);
+    }
+}
+
 fn is_uuid(s: &str) -> bool {
     sillage::core::event::is_uuid(s)
 }
 
+#[path = "browser/conformance.rs"]
+mod conformance;
 #[path = "browser/html.rs"]
 mod html;
 #[path = "browser/p13n.rs"]
@@ -134,6 +191,7 @@ async fn a_bad_config_leaves_the_page_working() {
     let ready_calls =
         Function::new_no_args("window.__sillageReady = (window.__sillageReady || 0) + 1");
     web::ready(ready_calls.clone().into());
+    let warnings = Warnings::capture();
     // Wrong version, wrong types, a misspelt key: warnings, never a throw.
     let bad = js_sys::JSON::parse(r#"{"version": 2, "collector": 42, "colector": {"url": "/x"}}"#)
         .unwrap();
@@ -153,6 +211,10 @@ async fn a_bad_config_leaves_the_page_working() {
     assert_eq!(names, ["Still Works"]);
     let ready = Reflect::get(&web_sys::window().unwrap(), &"__sillageReady".into()).unwrap();
     assert_eq!(ready.as_f64(), Some(1.0));
+    warnings.assert_has("sillage: config (boot options): version:");
+    warnings.assert_has(r#"colector: unknown key "colector" (did you mean "collector"?)"#);
+    warnings.assert_has("sillage: track.properties: is not JSON-compatible");
+    warnings.assert_has("sillage: track.event:");
 }
 
 #[wasm_bindgen_test]
@@ -299,14 +361,16 @@ fn history() -> web_sys::History {
     web_sys::window().unwrap().history().unwrap()
 }
 
-/// Waits (up to 3 s, for a loaded machine) until `n` page views were recorded.
+/// Waits (up to 6 s, for a loaded machine) until `n` page views were
+/// recorded; fails the test if they never are.
 async fn wait_for_views(n: usize) {
-    for _ in 0..60 {
+    for _ in 0..120 {
         if names_of("page").len() >= n {
             return;
         }
         sleep(50).await;
     }
+    panic!("expected {n} page views, got {:?}", names_of("page"));
 }
 
 #[wasm_bindgen_test]
@@ -333,10 +397,9 @@ async fn spa_navigation_records_page_views_without_duplicates() {
     let views = names_of("page");
     assert_eq!(views[0], start, "the automatic page view on load");
     assert_eq!(&views[1..3], ["/spa/a", "/spa/b"]);
-    assert!(
-        views.len() >= 4 && views[3] == "/spa/a",
-        "popstate is a page view: {views:?}"
-    );
+    assert_eq!(views[3], "/spa/a", "popstate is a page view: {views:?}");
+    assert_eq!(views[4], start, "back to the start page: {views:?}");
+    assert_eq!(views.len(), 5, "{views:?}");
     h.replace_state_with_url(&JsValue::NULL, "", Some(&start))
         .unwrap();
 }
@@ -660,7 +723,10 @@ async fn a_corrupt_stored_profile_is_reset_with_a_warning_not_thrown() {
     ] {
         reload(true);
         storage().set_item("sillage.profile", junk).unwrap();
+        let warnings = Warnings::capture();
         boot_profiling().await;
+        warnings.assert_has("sillage: stored profile");
+        drop(warnings);
         track_with(
             "Product Added",
             &[("product_id", "x".into()), ("price", 10.into())],
@@ -683,7 +749,10 @@ async fn a_stage_change_calls_listeners_and_is_recorded_as_an_event() {
         }
     });
     web::on("stage".into(), cb.as_ref().clone());
+    let warnings = Warnings::capture();
     web::on("stgae".into(), cb.as_ref().clone()); // a typo: warned, ignored
+    warnings.assert_has(r#"sillage: on: unknown event "stgae" (did you mean "stage"?)"#);
+    drop(warnings);
     cb.forget();
     track_with(
         "Product Added",
@@ -713,8 +782,21 @@ async fn an_explicit_interest_shows_in_the_profile_and_bad_input_is_warned() {
     reload(true);
     boot_profiling().await;
     web::interest("Yoga".into(), 0.9.into());
+    let warnings = Warnings::capture();
     web::interest("x".into(), 3.into()); // out of range: ignored with a warning
     web::interest(5.into(), JsValue::UNDEFINED);
+    let needle = "sillage: interest: needs a topic (string) and a weight (number from 0 to 1)";
+    assert_eq!(
+        warnings
+            .messages()
+            .iter()
+            .filter(|m| m.contains(needle))
+            .count(),
+        2,
+        "{:?}",
+        warnings.messages()
+    );
+    drop(warnings);
     let p = profile();
     assert_eq!(p["interests"]["yoga"], 0.9, "{p}");
     assert!(p["interests"].get("x").is_none());

@@ -23,6 +23,8 @@ mod tabs;
 
 #[doc(hidden)]
 pub use env::BrowserJs;
+#[doc(hidden)]
+pub use p13n::debug_rounds;
 pub use p13n::{attributes, consent};
 pub use profile::{interest, on, profile};
 

@@ -128,6 +128,15 @@ thread_local! {
     /// Slots the loop guard held back, waiting for their page to be quiet.
     static QUIET: RefCell<Vec<Element>> = const { RefCell::new(Vec::new()) };
     static QUIET_TIMER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Decision rounds run on this page (test support).
+    static ROUNDS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Test support: how many decision rounds ran on this page, so a test can
+/// assert that a re-decision really happened within a frame.
+#[doc(hidden)]
+pub fn debug_rounds() -> u32 {
+    ROUNDS.with(std::cell::Cell::get)
 }
 
 fn document() -> Option<Document> {
@@ -390,6 +399,7 @@ fn local_time() -> (u8, u8, String) {
 /// (SPA navigation, added slots), where an element showing the same rule is
 /// left alone.
 fn round(elements: Vec<Element>, again: bool) {
+    ROUNDS.with(|r| r.set(r.get() + 1));
     let now = env::now();
     let (hour, weekday, date) = local_time();
     let page = env::page_context();

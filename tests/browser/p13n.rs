@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Document, Element};
 
-use super::{events, obj, reload, sleep};
+use super::{events, next_frame, obj, reload, sleep};
 
 fn document() -> Document {
     web_sys::window().unwrap().document().unwrap()
@@ -52,9 +52,20 @@ fn text(el: &Element) -> String {
         .join(" ")
 }
 
-/// Waits two animation frames (what a re-decision takes).
-async fn frames() {
-    sleep(40).await;
+/// Waits for the next animation frame and asserts that a decision round
+/// ran in it: the SDK decides the slots a change touched in the first frame
+/// after the change. (The microtask first lets the slot observer queue its
+/// frame callback before this one, as it does before the page's next frame.)
+async fn decided_within_a_frame() {
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    let before = web::debug_rounds();
+    next_frame().await;
+    assert!(
+        web::debug_rounds() > before,
+        "no decision round ran within a frame"
+    );
 }
 
 const MARKUP: &str = r#"
@@ -172,7 +183,7 @@ async fn every_action_applies_and_every_slot_is_revealed() {
         obj(&[("product_id", "shoe".into()), ("price", 129.into())]),
     );
     web::attributes(obj(&[]));
-    frames().await;
+    decided_within_a_frame().await;
     assert_eq!(text(&slot(&root, "list")), "TrailYogaRoad");
     let recs = slot(&root, "recs");
     assert_eq!(
@@ -222,7 +233,7 @@ async fn slots_added_later_are_decided_within_a_frame_and_unchanged_ones_are_lef
     late.set_attribute("data-sillage-slot", "hero").unwrap();
     late.set_inner_html("<h2>Late default</h2>");
     root.append_child(&late).unwrap();
-    frames().await;
+    decided_within_a_frame().await;
     assert_eq!(
         late.get_attribute("data-sillage-applied").as_deref(),
         Some("hero-r")
@@ -246,7 +257,7 @@ async fn slots_added_later_are_decided_within_a_frame_and_unchanged_ones_are_lef
     init.set_attributes(true);
     watcher.observe_with_options(&root, &init).unwrap();
     web::attributes(obj(&[("vip", true.into())]));
-    frames().await;
+    decided_within_a_frame().await;
     watcher.disconnect();
     record.forget();
     assert_eq!(
@@ -269,14 +280,14 @@ async fn denied_consent_shows_the_defaults_and_granted_consent_brings_personaliz
     assert!(promo.has_attribute("data-sillage-ready"));
     // Granted again in the same page view: back within a frame.
     web::consent(obj(&[("personalization", true.into())]));
-    frames().await;
+    decided_within_a_frame().await;
     assert_eq!(text(&hero), "Trail shoes for youSee");
     web::consent(obj(&[("personalization", false.into())]));
     // Stored: a reload keeps the choice.
     let root = page_with(MARKUP, CONFIG, false).await;
     assert_eq!(text(&slot(&root, "hero")), "Welcome");
     web::consent(obj(&[("personalization", true.into())]));
-    frames().await;
+    decided_within_a_frame().await;
     assert_eq!(text(&slot(&root, "hero")), "Trail shoes for youSee");
 }
 

@@ -2,204 +2,30 @@
 //! of `check_condition`, and "never panics" on arbitrary JSON.
 
 use proptest::prelude::*;
-use sillage::core::bucket::{
-    choose_variation, get_bucket_ranges, get_equal_weights, hash, in_namespace,
-};
 use sillage::core::condition::{check_condition, eval_condition, Condition};
 use sillage::core::json::Json;
 use sillage::native_js::NativeJs;
 
-const CORPUS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/growthbook-cases.json"
-);
+#[path = "../support/conformance.rs"]
+mod conformance;
 
-/// Suites this crate implements, with their case counts in spec 0.8.0.
-const SUITES: &[(&str, usize)] = &[
-    ("evalCondition", 248),
-    ("hash", 15),
-    ("getBucketRange", 13),
-    ("chooseVariation", 13),
-    ("inNamespace", 16),
-    ("getEqualWeights", 6),
-];
-
-fn load_corpus() -> Option<serde_json::Value> {
-    match std::fs::read_to_string(CORPUS) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("corpus is valid JSON")),
-        Err(e) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("conformance corpus missing at {CORPUS}: {e}");
-            }
-            eprintln!("notice: skipping GrowthBook conformance, {CORPUS} not readable: {e}");
-            None
-        }
-    }
-}
-
-fn json(v: &serde_json::Value) -> Json {
-    serde_json::from_value(v.clone()).expect("corpus value converts")
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 1e-8
-}
-
-fn ranges(v: &serde_json::Value) -> Vec<(f64, f64)> {
-    v.as_array()
-        .expect("ranges array")
-        .iter()
-        .map(|r| (r[0].as_f64().unwrap(), r[1].as_f64().unwrap()))
-        .collect()
-}
+/// Where the build script says the corpus is (`../shared/conformance/`,
+/// beside the checkout; never copied into the project).
+const CORPUS: &str = env!("SILLAGE_CONFORMANCE_CASES");
 
 #[test]
 fn growthbook_conformance() {
-    let Some(corpus) = load_corpus() else {
-        return;
-    };
-    let host = NativeJs::new();
-    let mut failures: Vec<String> = Vec::new();
-    let mut fail = |suite: &str, name: &str, detail: String| {
-        failures.push(format!("{suite} / {name}: {detail}"));
-    };
-    let mut ran = std::collections::BTreeMap::new();
-
-    for case in corpus["evalCondition"].as_array().unwrap() {
-        let c = case.as_array().unwrap();
-        let name = c[0].as_str().unwrap();
-        let condition = json(&c[1]);
-        let attributes = json(&c[2]);
-        let expected = c[3].as_bool().unwrap();
-        let groups = c.get(4).map(json).unwrap_or_else(Json::obj);
-        let direct = eval_condition(&attributes, &condition, &groups, &host);
-        let (compiled, _) = Condition::parse(&condition, &host);
-        let again = compiled.eval(&attributes, &groups, &host);
-        // Check must run (and not panic) on every corpus condition too.
-        let _ = check_condition(&condition, "when", &host);
-        if direct != expected || again != expected {
-            fail(
-                "evalCondition",
-                name,
-                format!("expected {expected}, got {direct} (compiled: {again})"),
-            );
-        }
-        *ran.entry("evalCondition").or_insert(0) += 1;
-    }
-
-    for case in corpus["hash"].as_array().unwrap() {
-        let c = case.as_array().unwrap();
-        let (seed, value) = (c[0].as_str().unwrap(), c[1].as_str().unwrap());
-        let version = c[2].as_u64().unwrap() as u32;
-        let got = hash(seed, value, version);
-        let ok = match (c[3].as_f64(), got) {
-            (Some(e), Some(g)) => close(e, g),
-            (None, None) => true,
-            _ => false,
-        };
-        if !ok {
-            let name = format!("{seed}/{value}/v{version}");
-            fail("hash", &name, format!("expected {}, got {got:?}", c[3]));
-        }
-        *ran.entry("hash").or_insert(0) += 1;
-    }
-
-    for case in corpus["getBucketRange"].as_array().unwrap() {
-        let c = case.as_array().unwrap();
-        let name = c[0].as_str().unwrap();
-        let args = c[1].as_array().unwrap();
-        let n = args[0].as_i64().unwrap();
-        let coverage = args[1].as_f64().unwrap();
-        let weights: Option<Vec<f64>> = args[2]
-            .as_array()
-            .map(|w| w.iter().map(|x| x.as_f64().unwrap()).collect());
-        let got = get_bucket_ranges(n, coverage, weights.as_deref());
-        let want = ranges(&c[2]);
-        let ok = got.len() == want.len()
-            && got
-                .iter()
-                .zip(&want)
-                .all(|(g, w)| close(g.0, w.0) && close(g.1, w.1));
-        if !ok {
-            fail(
-                "getBucketRange",
-                name,
-                format!("expected {want:?}, got {got:?}"),
-            );
-        }
-        *ran.entry("getBucketRange").or_insert(0) += 1;
-    }
-
-    for case in corpus["chooseVariation"].as_array().unwrap() {
-        let c = case.as_array().unwrap();
-        let name = c[0].as_str().unwrap();
-        let got = choose_variation(c[1].as_f64().unwrap(), &ranges(&c[2]));
-        let want = c[3].as_i64().unwrap() as i32;
-        if got != want {
-            fail(
-                "chooseVariation",
-                name,
-                format!("expected {want}, got {got}"),
-            );
-        }
-        *ran.entry("chooseVariation").or_insert(0) += 1;
-    }
-
-    for case in corpus["inNamespace"].as_array().unwrap() {
-        let c = case.as_array().unwrap();
-        let name = c[0].as_str().unwrap();
-        let ns = c[2].as_array().unwrap();
-        let got = in_namespace(
-            c[1].as_str().unwrap(),
-            (
-                ns[0].as_str().unwrap(),
-                ns[1].as_f64().unwrap(),
-                ns[2].as_f64().unwrap(),
-            ),
-        );
-        let want = c[3].as_bool().unwrap();
-        if got != want {
-            fail("inNamespace", name, format!("expected {want}, got {got}"));
-        }
-        *ran.entry("inNamespace").or_insert(0) += 1;
-    }
-
-    for case in corpus["getEqualWeights"].as_array().unwrap() {
-        let c = case.as_array().unwrap();
-        let n = c[0].as_i64().unwrap();
-        let want: Vec<f64> = c[1]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect();
-        let got = get_equal_weights(n);
-        if got.len() != want.len() || !got.iter().zip(&want).all(|(g, w)| close(*g, *w)) {
-            fail(
-                "getEqualWeights",
-                &n.to_string(),
-                format!("expected {want:?}, got {got:?}"),
-            );
-        }
-        *ran.entry("getEqualWeights").or_insert(0) += 1;
-    }
-
-    for (suite, count) in SUITES {
-        let got = ran.get(suite).copied().unwrap_or(0);
-        let failed = failures
-            .iter()
-            .filter(|f| f.starts_with(&format!("{suite} / ")))
-            .count();
-        eprintln!("{suite}: {}/{got} passed", got - failed);
-        if got != *count {
-            failures.push(format!("{suite}: ran {got} cases, expected {count}"));
-        }
-    }
+    // A missing corpus is a failure, never a skip: without it this test
+    // would prove nothing.
+    let text = std::fs::read_to_string(CORPUS)
+        .unwrap_or_else(|e| panic!("conformance corpus missing at {CORPUS}: {e}"));
+    let outcome = conformance::run(&text, &NativeJs::new());
+    eprint!("{}", outcome.summary());
     assert!(
-        failures.is_empty(),
+        outcome.failures.is_empty(),
         "{} conformance failures:\n{}",
-        failures.len(),
-        failures.join("\n")
+        outcome.failures.len(),
+        outcome.failures.join("\n")
     );
 }
 

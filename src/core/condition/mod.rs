@@ -86,7 +86,7 @@ pub fn eval_condition(
 
 /// Every problem in `condition`, with JSON paths under `path`: unknown
 /// operators (with a suggestion), operator arguments of the wrong type, and
-/// patterns that `regex` rejects.
+/// patterns that the host's `RegExp` rejects.
 pub fn check_condition(condition: &Json, path: &str, host: &dyn JsHost) -> Vec<Diagnostic> {
     Condition::parse_checked(condition, path, host).1
 }
