@@ -13,6 +13,8 @@ export default defineConfig({
   testMatch: '*.spec.ts',
   timeout: 30_000,
   retries: 0,
+  // A focused test (`test.only`) fails the run instead of hiding the others.
+  forbidOnly: true,
   workers: 1,
   reporter: 'list',
   use: {

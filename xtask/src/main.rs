@@ -70,7 +70,7 @@ fn main() {
         Some("test") => test(),
         Some("setup") => setup(rest.iter().any(|a| a == "--browser")),
         Some("build") => setup(false) && build_sdk(),
-        Some("size") => size_report().is_some_and(|(_, ok)| ok),
+        Some("size") => size_report().is_some_and(|r| r.within_budget && r.loader_ok),
         Some("bench") => bench(),
         Some("e2e") => {
             let mut t = Tally::default();
@@ -342,11 +342,17 @@ fn demo(args: &[String]) -> bool {
     }
 }
 
-/// Tallies of one pipeline run.
+/// Tallies of one pipeline run. Tests (what cargo, wasm-bindgen-test and
+/// Playwright count) and pipeline checks (set-up, fmt, clippy, purity, the
+/// size budget) are counted apart, so `N passed` counts tests only.
 #[derive(Default)]
 struct Tally {
     passed: usize,
     failed: usize,
+    /// Skipped (ignored) tests, by name.
+    skipped: Vec<String>,
+    /// Pipeline checks: (name, ok).
+    checks: Vec<(String, bool)>,
     steps: Vec<(String, bool, Duration)>,
 }
 
@@ -364,21 +370,52 @@ impl Tally {
         self.steps.push((name.to_string(), ok, took));
     }
 
-    /// A check that is one test on its own (fmt, clippy, the size budget).
-    fn check(&mut self, ok: bool) -> bool {
-        if ok {
-            self.passed += 1;
-        } else {
-            self.failed += 1;
-        }
+    /// A pipeline check (not a test): fmt, clippy, purity, the budget.
+    fn check(&mut self, name: &str, ok: bool) -> bool {
+        self.checks.push((name.to_string(), ok));
         ok
     }
 }
 
+/// The skips allowed, each with its reason: `tests/allowed-skips.txt`, one
+/// `name | reason` per line (`#` starts a comment). A skipped test is
+/// allowed when its name contains an entry's name.
+const ALLOWED_SKIPS: &str = "tests/allowed-skips.txt";
+
+/// Reads the allow-list: (name, reason) pairs, or the lines that are not
+/// of that form.
+fn allowed_skips() -> Result<Vec<(String, String)>, Vec<String>> {
+    let text = fs::read_to_string(ALLOWED_SKIPS).unwrap_or_default();
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('|') {
+            Some((name, reason)) if !name.trim().is_empty() && !reason.trim().is_empty() => {
+                ok.push((name.trim().to_string(), reason.trim().to_string()))
+            }
+            _ => bad.push(format!(
+                "{ALLOWED_SKIPS}:{}: expected `test name | reason`, got {line:?}",
+                i + 1
+            )),
+        }
+    }
+    if bad.is_empty() {
+        Ok(ok)
+    } else {
+        Err(bad)
+    }
+}
+
 /// Runs a test command, streaming its output and adding up the counts it
-/// prints (`test result: ... N passed; M failed` for cargo and
-/// wasm-bindgen-test, `N passed` / `N failed` / `N flaky` for Playwright).
-/// A command that fails without reporting a failure counts as one failure.
+/// prints (`test result: ... N passed; M failed; K ignored` for cargo and
+/// wasm-bindgen-test, `N passed` / `N failed` / `N flaky` / `N skipped` for
+/// Playwright) and the names of skipped tests (`test x ... ignored`, and
+/// Playwright's `-` lines). A command that fails without reporting a
+/// failure counts as one failure.
 fn run_counted(t: &mut Tally, cmd: &mut Command) -> bool {
     say(&format!("$ {}", describe(cmd)));
     let mut child = match cmd.stdout(Stdio::piped()).spawn() {
@@ -389,30 +426,95 @@ fn run_counted(t: &mut Tally, cmd: &mut Command) -> bool {
             return false;
         }
     };
-    let (mut passed, mut failed) = (0, 0);
+    let mut c = Counts::default();
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             println!("{line}");
-            let l = line.trim();
-            if let Some(rest) = l.strip_prefix("test result: ") {
-                passed += count_before(rest, " passed");
-                failed += count_before(rest, " failed");
-            } else if let Some(n) = playwright_count(l, "passed") {
-                passed += n;
-            } else if let Some(n) = playwright_count(l, "failed") {
-                failed += n;
-            } else if let Some(n) = playwright_count(l, "flaky") {
-                failed += n;
-            }
+            c.read(&line);
         }
     }
     let status = child.wait().map(|s| s.success()).unwrap_or(false);
-    if !status && failed == 0 {
-        failed = 1;
+    if !status && c.failed == 0 {
+        c.failed = 1;
     }
+    // A skip whose name was not printed still counts.
+    while c.names.len() < c.skipped {
+        c.names.push(format!("(unnamed skip in {})", describe(cmd)));
+    }
+    let Counts {
+        passed,
+        failed,
+        names,
+        ..
+    } = c;
     t.passed += passed;
     t.failed += failed;
+    t.skipped.extend(names);
     status && failed == 0
+}
+
+/// What a test runner's output said.
+#[derive(Default, Debug, PartialEq)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    /// The names of the skipped tests printed.
+    names: Vec<String>,
+}
+
+impl Counts {
+    /// Reads one line of cargo's, wasm-bindgen-test's or Playwright's
+    /// (list reporter) output.
+    fn read(&mut self, line: &str) {
+        let l = strip_ansi(line.trim());
+        if let Some(rest) = l.strip_prefix("test result: ") {
+            self.passed += count_before(rest, " passed");
+            self.failed += count_before(rest, " failed");
+            self.skipped += count_before(rest, " ignored");
+        } else if let Some(name) = l.strip_prefix("test ").and_then(|r| {
+            r.strip_suffix(" ... ignored")
+                .or_else(|| r.split_once(" ... ignored, ").map(|(n, _)| n))
+        }) {
+            self.names.push(name.to_string());
+        } else if let Some(n) = playwright_count(&l, "passed") {
+            self.passed += n;
+        } else if let Some(n) = playwright_count(&l, "failed") {
+            self.failed += n;
+        } else if let Some(n) = playwright_count(&l, "flaky") {
+            self.failed += n;
+        } else if let Some(n) = playwright_count(&l, "skipped") {
+            self.skipped += n;
+        } else if let Some(name) = l.strip_prefix("- ") {
+            // Playwright's list reporter: `-  3 tests/e2e/x.spec.ts:1:1 › title`.
+            let name = name.trim_start();
+            if name
+                .split(' ')
+                .next()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+            {
+                self.names.push(name.to_string());
+            }
+        }
+    }
+}
+
+/// `s` without terminal colour codes.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn count_before(s: &str, word: &str) -> usize {
@@ -434,11 +536,11 @@ fn test() -> bool {
     let mut tools = false;
     t.step("set-up (idempotent installs)", |t| {
         tools = setup(true);
-        t.check(tools)
+        t.check("set-up", tools)
     });
     t.step("1. cargo fmt --check", |t| {
         let ok = run(Command::new("cargo").args(["fmt", "--all", "--check"]));
-        t.check(ok)
+        t.check("fmt", ok)
     });
     t.step("2. clippy -D warnings (native and wasm32)", |t| {
         let native = run(Command::new("cargo").args([
@@ -462,20 +564,24 @@ fn test() -> bool {
             "-D",
             "warnings",
         ]));
-        t.check(native) & t.check(wasm)
+        t.check("clippy (native)", native) & t.check("clippy (wasm32)", wasm)
     });
     t.step("3. native tests", |t| {
-        run_counted(t, Command::new("cargo").args(["test", "--workspace"]))
+        // Every test binary runs even when one fails: all failures count.
+        run_counted(
+            t,
+            Command::new("cargo").args(["test", "--workspace", "--no-fail-fast"]),
+        )
     });
     t.step("4. the core builds with no web crate", |t| {
         let ok = check_core_is_pure();
-        t.check(ok)
+        t.check("core purity", ok)
     });
     t.step(
         "5. browser tests (wasm-bindgen-test, headless Chromium)",
         |t| {
             if !tools {
-                return t.check(false);
+                return t.check("browser tests need the set-up", false);
             }
             run_counted(
                 t,
@@ -500,14 +606,17 @@ fn test() -> bool {
     );
     t.step("6. e2e tests (Playwright, Chromium, real collector)", |t| {
         if !(tools && build_sdk() && build_collector()) {
-            return t.check(false);
+            return t.check("e2e needs the SDK and the collector built", false);
         }
         e2e(t, &[])
     });
     t.step("7. size report and budget", |t| {
-        let ok = size_report().is_some_and(|(_, ok)| ok);
-        t.check(ok)
+        let report = size_report();
+        let loader = report.as_ref().is_some_and(|r| r.loader_ok);
+        let budget = report.as_ref().is_some_and(|r| r.within_budget);
+        t.check("loader under 1 KB gzip", loader) & t.check("size budget", budget)
     });
+    let skips_ok = t.step_skips();
     println!();
     for (name, ok, took) in &t.steps {
         println!(
@@ -517,8 +626,58 @@ fn test() -> bool {
         );
     }
     println!("  total {:.1}s", t0.elapsed().as_secs_f64());
-    println!("{} passed, {} failed", t.passed, t.failed);
-    t.failed == 0 && t.steps.iter().all(|(_, ok, _)| *ok)
+    let failed_checks: Vec<&str> = t
+        .checks
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    println!(
+        "checks: {} ok, {} failed{}",
+        t.checks.len() - failed_checks.len(),
+        failed_checks.len(),
+        if failed_checks.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", failed_checks.join(", "))
+        }
+    );
+    println!(
+        "{} passed, {} failed, {} skipped",
+        t.passed,
+        t.failed,
+        t.skipped.len()
+    );
+    t.failed == 0 && failed_checks.is_empty() && skips_ok && t.steps.iter().all(|(_, ok, _)| *ok)
+}
+
+impl Tally {
+    /// Prints every skipped test with its reason from the allow-list; a
+    /// skip the list does not name (or a malformed list) fails the run.
+    fn step_skips(&mut self) -> bool {
+        let allowed = match allowed_skips() {
+            Ok(a) => a,
+            Err(bad) => {
+                for b in &bad {
+                    say(b);
+                }
+                return self.check("allowed skips list", false);
+            }
+        };
+        let mut ok = true;
+        for name in &self.skipped {
+            match allowed.iter().find(|(n, _)| name.contains(n.as_str())) {
+                Some((_, reason)) => say(&format!("skipped (allowed: {reason}): {name}")),
+                None => {
+                    say(&format!(
+                        "SKIPPED without a reason in {ALLOWED_SKIPS}: {name}"
+                    ));
+                    ok = false;
+                }
+            }
+        }
+        self.check("every skip allowed", ok)
+    }
 }
 
 /// Architecture invariant: the core knows nothing of the web and of the
@@ -640,7 +799,7 @@ fn e2e(t: &mut Tally, extra: &[String]) -> bool {
     let db = dir.join("events.db");
     let Some(collector) = Collector::start(&db) else {
         say("the collector did not start");
-        return t.check(false);
+        return t.check("collector started", false);
     };
     say(&format!(
         "collector at {} with database {}",
@@ -665,7 +824,7 @@ fn e2e(t: &mut Tally, extra: &[String]) -> bool {
         say("the collector did not stop cleanly");
     }
     let _ = fs::remove_dir_all(&dir);
-    ok && t.check(stopped)
+    t.check("collector stopped cleanly", stopped) && ok
 }
 
 /// Native benchmarks (`cargo run --release --example bench`), then browser
@@ -732,10 +891,21 @@ fn bench() -> bool {
     }
 }
 
+/// The loader's promise in the README: under 1 KB gzip.
+const LOADER_GZIP_MAX: u64 = 1024;
+
+/// What [`size_report`] measured and concluded.
+struct SizeReport {
+    /// Whether the gzip total is within `size-budget.json`.
+    within_budget: bool,
+    /// Whether the loader is under [`LOADER_GZIP_MAX`] gzip.
+    loader_ok: bool,
+}
+
 /// Prints raw, gzip and brotli sizes of the loader, the glue and the wasm
 /// (compressed by Node's zlib, which every machine here has) and checks the
-/// gzip total against `size-budget.json`. Returns (gzip total, within budget).
-fn size_report() -> Option<(u64, bool)> {
+/// gzip total against `size-budget.json` and the loader against its 1 KB.
+fn size_report() -> Option<SizeReport> {
     let files = ["sillage.js", "sillage_glue.js", "sillage_bg.wasm"];
     let paths: Vec<String> = files.iter().map(|f| format!("{SDK_DIR}/{f}")).collect();
     if let Some(missing) = paths.iter().find(|p| !Path::new(p).exists()) {
@@ -775,10 +945,16 @@ fn size_report() -> Option<(u64, bool)> {
         "{:<18} {:>9} {:>9} {:>9}",
         "total", total[0], total[1], total[2]
     );
-    match budget {
+    let loader_gzip = rows.first().map_or(u64::MAX, |r| r[1]);
+    let loader_ok = loader_gzip <= LOADER_GZIP_MAX;
+    say(&format!(
+        "loader {loader_gzip} bytes gzip against its {LOADER_GZIP_MAX}: {}",
+        if loader_ok { "ok" } else { "TOO LARGE" }
+    ));
+    let within_budget = match budget {
         None => {
             say("size-budget.json has no gzipTotalBytes");
-            Some((total[1], false))
+            false
         }
         Some(b) => {
             let ok = total[1] <= b;
@@ -790,7 +966,45 @@ fn size_report() -> Option<(u64, bool)> {
                 b as f64 / 1024.0,
                 if ok { "within budget" } else { "OVER BUDGET" }
             ));
-            Some((total[1], ok))
+            ok
         }
+    };
+    Some(SizeReport {
+        within_budget,
+        loader_ok,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Counts;
+
+    /// Lines as cargo, wasm-bindgen-test-runner and Playwright print them.
+    #[test]
+    fn runner_output_is_counted() {
+        let mut c = Counts::default();
+        for line in [
+            "test core::a ... ok",
+            "test core::b ... ignored",
+            "test core::c ... ignored, needs a network",
+            "test result: ok. 5 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.1s",
+            "  \u{1b}[32m✓\u{1b}[39m  1 tests/e2e/a.spec.ts:2:1 › runs (13ms)",
+            "  -  2 tests/e2e/a.spec.ts:3:6 › is skipped",
+            "  1 skipped",
+            "  3 passed (991ms)",
+            "  1 flaky",
+            "  2 failed",
+        ] {
+            c.read(line);
+        }
+        assert_eq!((c.passed, c.failed, c.skipped), (8, 4, 3));
+        assert_eq!(
+            c.names,
+            [
+                "core::b",
+                "core::c",
+                "2 tests/e2e/a.spec.ts:3:6 › is skipped"
+            ]
+        );
     }
 }
