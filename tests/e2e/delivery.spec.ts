@@ -85,14 +85,13 @@ test('track then navigate away at once: delivered by the beacon', async ({ page 
   const anon = await anonymousId(page);
   await page.evaluate(() => window['sillage'].track('Leaving Now'));
   await page.goto('about:blank');
-  const t0 = Date.now();
+  // No page with the SDK is open any more, so nothing can send the event
+  // again: if it arrives, the beacon (or its keepalive fallback) took it.
   await expect
     .poll(() => sql("SELECT count(*) AS n FROM events WHERE anonymous_id = ? AND event = 'Leaving Now'", [anon])[0].n, {
-      timeout: 8_000,
+      timeout: 15_000,
     })
     .toBe(1);
-  // Well inside the 10 s beacon grace period: it was the beacon, not a re-send.
-  expect(Date.now() - t0).toBeLessThan(8_000);
 });
 
 test('two tabs tracking at once: no loss, no duplicate row, no event in two requests', async ({ context, request }) => {
@@ -167,29 +166,29 @@ test('storage blocked: events still delivered from memory, the page works', asyn
 });
 
 test('429 with Retry-After: 3 is honoured', async ({ page, request }) => {
-  const posts: { at: number; status: number; events: string[] }[] = [];
+  const posts: { at: number; status: number }[] = [];
   page.on('response', (r) => {
     if (r.request().method() === 'POST' && r.url().endsWith('/v1/batch')) {
-      const events = JSON.parse(r.request().postData() || '{}').batch?.map((e) => e.event || e.type) ?? [];
-      posts.push({ at: Date.now(), status: r.status(), events });
+      const events: string[] = JSON.parse(r.request().postData() || '{}').batch?.map((e) => e.event || e.type) ?? [];
+      if (events.includes('Rate Limited')) posts.push({ at: Date.now(), status: r.status() });
     }
   });
   await page.goto('/test/delivery.html');
   await ready(page);
   const anon = await anonymousId(page);
   await storedRows(anon, 1);
-  posts.length = 0;
-  // Long enough to cover the first attempt on a loaded machine; the retry
-  // must still wait for Retry-After, not for the fault to end.
-  await fault(request, { status: 429, retryAfter: '3', forMs: 2_000 });
+  // The next batch request is refused once, whenever it comes: the test
+  // counts requests, it does not race a time window.
+  await fault(request, { status: 429, retryAfter: '3', requests: 1 });
   await page.evaluate(() => window['sillage'].track('Rate Limited'));
   await page.evaluate(() => window['sillage'].flush());
   await expect
     .poll(() => sql("SELECT count(*) AS n FROM events WHERE anonymous_id = ? AND event = 'Rate Limited'", [anon])[0].n, {
-      timeout: 10_000,
+      timeout: 15_000,
     })
     .toBe(1);
-  expect(posts.map((p) => `${p.status} ${p.events.join(',')}`)).toEqual(['429 Rate Limited', '200 Rate Limited']);
+  expect(posts.map((p) => p.status)).toEqual([429, 200]);
+  // Retry-After is a floor: the retry never comes sooner (a loaded machine
+  // only makes it later, so there is no ceiling to race).
   expect(posts[1].at - posts[0].at).toBeGreaterThanOrEqual(2_900);
-  expect(posts[1].at - posts[0].at).toBeLessThan(4_500);
 });

@@ -90,27 +90,47 @@ function expectNoFlicker(f: Flicker) {
   expect(f.visibleBeforeDecision).toBe(0);
 }
 
-/** Reloads until a load is decided before the snippet's timeout (a loaded machine can be slower), at most 3 times. */
-async function reloadDecidedInTime(page: Page, label: string): Promise<Flicker> {
-  let f: Flicker;
-  for (let i = 1; ; i++) {
-    await page.reload();
-    f = await flicker(page);
-    report(`${label}${i > 1 ? ` (reload ${i})` : ''}`, f);
+/** Most loads tried to get one decided before the snippet's timeout. */
+const MAX_LOADS = 10;
+
+/**
+ * Loads until one is decided before the snippet's 300 ms timeout (a loaded
+ * machine can be slower: then the defaults show and stay, which is checked
+ * too), at most MAX_LOADS times: cold (the HTTP cache cleared before each
+ * load) or with the SDK cached. A load that timed out proves nothing about
+ * flicker, so the test needs a decided one and says how many loads it took.
+ */
+async function decidedLoad(page: Page, label: 'cold' | 'cached'): Promise<Flicker> {
+  const cdp = await page.context().newCDPSession(page);
+  for (let i = 1; i <= MAX_LOADS; i++) {
+    if (label === 'cold') {
+      await cdp.send('Network.clearBrowserCache');
+      await page.goto('/test/flicker.html');
+    } else {
+      await page.reload();
+    }
+    const f = await flicker(page);
+    report(`${label}${i > 1 ? ` (load ${i})` : ''}`, f);
     expectNoFlicker(f);
-    if (!f.timedOut || i === 3) break;
+    if (!f.timedOut) {
+      const text = `${label}: ${i} load(s) to get one decided before the snippet's timeout`;
+      console.log(text);
+      test.info().annotations.push({ type: `${label} loads`, description: text });
+      // Decided, so the rules really ran: the counts above are about a personalized page.
+      expect(f.personalized.sort()).toEqual(['hero', 'promo']);
+      return f;
+    }
   }
-  expect(f.timedOut, 'decided after the snippet timeout on 3 cached reloads').toBe(false);
-  return f;
+  throw new Error(`${label}: no load was decided before the snippet's timeout in ${MAX_LOADS} loads`);
 }
 
 test('no flicker: 0 frames show a replaced default, on the first load and with the SDK cached', async ({ page }) => {
   const errors = watchErrors(page);
-  await page.goto('/test/flicker.html');
-  const cold = await flicker(page);
-  report('cold', cold);
-  expectNoFlicker(cold);
-  const cached = await reloadDecidedInTime(page, 'cached');
+  const cold = await decidedLoad(page, 'cold');
+  // The cold load downloaded the SDK.
+  const coldWasm = cold.sdk.find((r) => r.file === 'sillage_bg.wasm')!;
+  expect(coldWasm.transferSize).toBeGreaterThanOrEqual(coldWasm.encodedBodySize);
+  const cached = await decidedLoad(page, 'cached');
   // The reload used the HTTP cache: the wasm was revalidated, not downloaded.
   const wasm = cached.sdk.find((r) => r.file === 'sillage_bg.wasm')!;
   expect(wasm.transferSize).toBeLessThan(wasm.encodedBodySize);
@@ -121,7 +141,7 @@ test('decision and first paint with the SDK cached: the slots are never painted 
   const errors = watchErrors(page);
   await page.goto('/test/flicker.html');
   await decided(page);
-  const f = await reloadDecidedInTime(page, 'first paint (cached)');
+  const f = await decidedLoad(page, 'cached');
   const lead = f.firstPaint - f.decided;
   const text =
     lead > 0
@@ -291,8 +311,8 @@ test('a framework re-rendering the slots every 50 ms for 2 s: ends personalized,
   test.info().annotations.push({ type: 're-render', description: text });
   expect(settled.applied.hero).toBeLessThanOrEqual(settled.renders); // at most once per fresh element
   expect(settled.applied.promo).toBeLessThanOrEqual(3 * 3 + 1); // 3 a second while fought over, then once when quiet
-  expect(later.gap).toBeLessThan(200);
-  expect(later.longest).toBeLessThan(200);
+  // The frame gap and the longest task are reported above, never asserted:
+  // they measure the machine as much as the SDK (`cargo xtask bench` has them).
   // One exposure per slot for the page view, however often it was re-applied.
   await flushed(page);
   expect(countBy(tracked(anon, 'Personalization Viewed'), 'rule_id')).toEqual({ 'hero-new': 1, 'promo-today': 1 });

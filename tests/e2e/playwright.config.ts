@@ -10,13 +10,17 @@ if (!baseURL) {
 
 export default defineConfig({
   testDir: '.',
-  testMatch: '*.spec.ts',
   timeout: 30_000,
   retries: 0,
   // A focused test (`test.only`) fails the run instead of hiding the others.
   forbidOnly: true,
   workers: 1,
   reporter: 'list',
+  // The audit reads what the whole run stored, so it runs last.
+  projects: [
+    { name: 'e2e', testMatch: '*.spec.ts', testIgnore: 'audit/**' },
+    { name: 'audit', testMatch: 'audit/*.spec.ts', dependencies: ['e2e'] },
+  ],
   use: {
     baseURL,
     launchOptions: {

@@ -158,3 +158,53 @@ fn exposures_name_the_rule_or_the_experiment_and_are_once_per_session() {
     assert!(!again.first_in_session("s1", "other"), "{}", e.encode());
     assert!(again.first_in_session("s2", "promo-2026"), "a new session");
 }
+
+#[test]
+fn holdout_visitors_see_the_default_and_their_exposure_says_so() {
+    use sillage::core::bucket::hash;
+    use sillage::core::rules::Shown;
+    let host = NativeJs::new();
+    let doc = j(json!({"version": 1, "rules": [
+        {"id": "cta-test", "slot": "cta",
+         "experiment": {"key": "holdout-demo", "variants": ["control", "bold"]},
+         "actions": [{"type": "setText", "selector": "a", "text": "Shop now"}]}
+    ]}));
+    let (cfg, diags) = config::parse(&doc, &host);
+    assert!(diags.is_empty(), "{diags:?}");
+    // Visitors bucketed into "bold", in and out of the default 5% holdout.
+    let visitor = |holdout: bool| {
+        (0u64..)
+            .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+            .find(|id| {
+                hash("holdout-demo", id, 2).unwrap() >= 0.5
+                    && (hash("holdout:holdout-demo", id, 2).unwrap() < 0.05) == holdout
+            })
+            .unwrap()
+    };
+    let store = Assignments::new();
+    let preview = Preview::default();
+    for holdout in [true, false] {
+        let id = visitor(holdout);
+        let ctx = Ctx {
+            anonymous_id: &id,
+            assignments: &store,
+            preview: &preview,
+            host: &host,
+            now: 0.0,
+        };
+        let d = decide(&j(json!({})), &cfg.rules, &ctx);
+        let sd = d.slot("cta").unwrap();
+        // The rule owns the slot either way, so the exposure is measured.
+        assert_eq!(sd.rule.map(|r| r.id.as_str()), Some("cta-test"));
+        assert_eq!(
+            matches!(sd.shown, Shown::Default),
+            holdout,
+            "{id}: the holdout sees the default, the others the variation"
+        );
+        let (name, props) = exposure(sd).unwrap();
+        assert_eq!(name, "Experiment Viewed");
+        let props = serde_json::to_value(&props).unwrap();
+        assert_eq!(props["in_holdout"], holdout, "{props}");
+        assert_eq!(props["variation_id"], "bold", "{props}");
+    }
+}

@@ -483,7 +483,10 @@ impl Counts {
             self.failed += n;
         } else if let Some(n) = playwright_count(&l, "flaky") {
             self.failed += n;
-        } else if let Some(n) = playwright_count(&l, "skipped") {
+        } else if let Some(n) =
+            playwright_count(&l, "skipped").or_else(|| playwright_count(&l, "did not run"))
+        {
+            // Tests of a project whose dependency failed did not run.
             self.skipped += n;
         } else if let Some(name) = l.strip_prefix("- ") {
             // Playwright's list reporter: `-  3 tests/e2e/x.spec.ts:1:1 › title`.
@@ -994,10 +997,11 @@ mod tests {
             "  3 passed (991ms)",
             "  1 flaky",
             "  2 failed",
+            "  1 did not run",
         ] {
             c.read(line);
         }
-        assert_eq!((c.passed, c.failed, c.skipped), (8, 4, 3));
+        assert_eq!((c.passed, c.failed, c.skipped), (8, 4, 4));
         assert_eq!(
             c.names,
             [
