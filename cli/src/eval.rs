@@ -11,41 +11,38 @@ use sillage::core::json::Json;
 use sillage::native_js::NativeJs;
 use std::io::{BufRead, Write};
 
-const USAGE: &str = "usage: sillage eval CONDITION ATTRIBUTES [--groups SAVED_GROUPS]\n       sillage eval --batch < lines of {\"condition\":..., \"attributes\":..., \"savedGroups\":...}";
+#[derive(clap::Args)]
+pub struct Args {
+    /// The condition, as JSON (`{"country": {"$in": ["FR", "BE"]}}`).
+    #[arg(required_unless_present = "batch")]
+    condition: Option<String>,
+    /// The attributes, as JSON (`{"country": "FR"}`).
+    #[arg(required_unless_present = "batch")]
+    attributes: Option<String>,
+    /// Saved groups for `$inGroup`/`$notInGroup`, as JSON (`{"beta": ["u1"]}`).
+    #[arg(long, value_name = "SAVED_GROUPS")]
+    groups: Option<String>,
+    /// Read JSON lines of {"condition", "attributes", "savedGroups"} on stdin
+    /// and write one answer per line (`error: line N: ...` for a bad line; the
+    /// batch goes on).
+    #[arg(long, conflicts_with_all = ["condition", "attributes", "groups"])]
+    batch: bool,
+}
 
-/// Runs `sillage eval` with the arguments after `eval`; returns the exit code.
-pub fn run(args: &[String]) -> i32 {
-    let mut positional = Vec::new();
-    let mut groups_text = None;
-    let mut batch = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--batch" => batch = true,
-            "--groups" => match it.next() {
-                Some(g) => groups_text = Some(g.as_str()),
-                None => return usage("--groups needs a value"),
-            },
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return 0;
-            }
-            _ => positional.push(a.as_str()),
-        }
-    }
-    if batch {
-        if !positional.is_empty() || groups_text.is_some() {
-            return usage("--batch takes no other arguments");
-        }
+/// Runs `sillage eval`; returns the exit code.
+pub fn run(args: &Args) -> i32 {
+    if args.batch {
         return run_batch();
     }
-    let [condition, attributes] = positional[..] else {
-        return usage("expected CONDITION and ATTRIBUTES");
+    let (Some(condition), Some(attributes)) = (&args.condition, &args.attributes) else {
+        // Unreachable: clap requires both without --batch.
+        eprintln!("error: expected CONDITION and ATTRIBUTES");
+        return 2;
     };
     let parsed = (|| {
         let c = parse_arg("CONDITION", condition)?;
         let a = parse_arg("ATTRIBUTES", attributes)?;
-        let g = match groups_text {
+        let g = match &args.groups {
             Some(t) => parse_arg("SAVED_GROUPS", t)?,
             None => Json::obj(),
         };
@@ -65,11 +62,6 @@ pub fn run(args: &[String]) -> i32 {
     let (cond, _) = Condition::parse(&c, &host);
     println!("{}", cond.eval(&a, &g, &host));
     0
-}
-
-fn usage(problem: &str) -> i32 {
-    eprintln!("error: {problem}\n{USAGE}");
-    2
 }
 
 fn parse_arg(name: &str, text: &str) -> Result<Json, String> {

@@ -5,89 +5,78 @@
 //! about any rule; the answer names, for every rule considered, the first
 //! top-level clause of its `when` that failed, with the attribute's value.
 
-use sillage::core::attributes::{self, Inputs, LocalTime, SessionInfo};
+use clap::builder::PossibleValuesParser;
+use sillage::core::attributes::{self, Inputs, LocalTime, SessionInfo, DEVICES, STAGES};
 use sillage::core::config;
 use sillage::core::json::Json;
+use sillage::core::lint;
 use sillage::core::rules::{decide, Assignments, Ctx, Preview, Shown, Verdict};
 use sillage::core::touchpoint::{classify, ChannelConfig};
 use sillage::native_js::NativeJs;
 
-const USAGE: &str = "usage: sillage explain CONFIG.json PROFILE.json [--page URL] [--referrer URL]
-       [--attributes JSON] [--consent JSON] [--device mobile|tablet|desktop] [--id ANONYMOUS_ID]
-       [--now EPOCH_MS] [--force SLOT/VARIANT] [--stage STAGE] [--json]";
-
-struct Opts {
+#[derive(clap::Args)]
+pub struct Args {
+    /// The config document.
+    #[arg(value_name = "CONFIG.json")]
     config: String,
+    /// The visitor's profile snapshot (`sillage.profile()`'s object; its
+    /// `anonymousId` and `assignments` are used when present).
+    #[arg(value_name = "PROFILE.json")]
     profile: String,
+    /// The page the visitor is on.
+    #[arg(long, value_name = "URL", default_value = "https://example.com/")]
     page: String,
-    referrer: String,
-    attributes: Json,
-    consent: Json,
+    /// The page's referrer (the session's landing touchpoint comes from it).
+    #[arg(long, value_name = "URL")]
+    referrer: Option<String>,
+    /// The site's own attributes (`sillage.attributes({...})`), as JSON.
+    #[arg(long, value_name = "JSON", value_parser = crate::json_arg)]
+    attributes: Option<Json>,
+    /// The consent choices, as JSON [default: {"personalization": true}].
+    #[arg(long, value_name = "JSON", value_parser = crate::json_arg)]
+    consent: Option<Json>,
+    /// The device class.
+    #[arg(long, default_value = "desktop", value_parser = PossibleValuesParser::new(DEVICES))]
     device: String,
+    /// The anonymous id experiments hash [default: the profile's anonymousId].
+    #[arg(long, value_name = "ANONYMOUS_ID")]
     id: Option<String>,
-    now: f64,
-    query: String,
+    /// The time of the decision, in epoch milliseconds [default: now].
+    #[arg(long, value_name = "EPOCH_MS")]
+    now: Option<f64>,
+    /// Preview a variant in a slot, as `?sillage_force` does (repeatable).
+    #[arg(long, value_name = "SLOT/VARIANT")]
+    force: Vec<String>,
+    /// Simulate a journey stage, as `?sillage_stage` does.
+    #[arg(long, value_parser = PossibleValuesParser::new(STAGES))]
+    stage: Option<String>,
+    /// Print the decision and the attributes as JSON.
+    #[arg(long)]
     json: bool,
 }
 
-fn opts(args: &[String]) -> Result<Opts, String> {
-    let mut positional = Vec::new();
-    let mut o = Opts {
-        config: String::new(),
-        profile: String::new(),
-        page: String::from("https://example.com/"),
-        referrer: String::new(),
-        attributes: Json::Null,
-        consent: Json::obj().with("personalization", true),
-        device: String::from("desktop"),
-        id: None,
-        now: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_millis() as f64),
-        query: String::new(),
-        json: false,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "--page" => o.page = value()?,
-            "--referrer" => o.referrer = value()?,
-            "--attributes" => o.attributes = json_arg("--attributes", &value()?)?,
-            "--consent" => o.consent = json_arg("--consent", &value()?)?,
-            "--device" => o.device = value()?,
-            "--id" => o.id = Some(value()?),
-            "--now" => {
-                let v = value()?;
-                o.now = v.parse().map_err(|_| format!("--now: not a number: {v}"))?
-            }
-            "--force" => o.query.push_str(&format!("&sillage_force={}", value()?)),
-            "--stage" => o.query.push_str(&format!("&sillage_stage={}", value()?)),
-            "--json" => o.json = true,
-            other if other.starts_with("--") => return Err(format!("unknown option {other}")),
-            other => positional.push(other.to_string()),
-        }
-    }
-    let [config, profile] = <[String; 2]>::try_from(positional)
-        .map_err(|_| String::from("expected CONFIG.json and PROFILE.json"))?;
-    o.config = config;
-    o.profile = profile;
-    Ok(o)
-}
-
-fn json_arg(name: &str, text: &str) -> Result<Json, String> {
-    serde_json::from_str(text).map_err(|e| format!("{name} is not valid JSON: {e}"))
-}
-
 /// Runs `sillage explain`; returns the exit code.
-pub fn run(args: &[String]) -> i32 {
-    let o = match opts(args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}\n{USAGE}");
-            return 2;
-        }
-    };
+pub fn run(o: &Args) -> i32 {
+    let now = o.now.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_millis() as f64)
+    });
+    let referrer = o.referrer.as_deref().unwrap_or_default();
+    let custom = o.attributes.clone().unwrap_or(Json::Null);
+    let consent = o
+        .consent
+        .clone()
+        .unwrap_or_else(|| Json::obj().with("personalization", true));
+    let mut query = String::new();
+    for f in &o.force {
+        query.push_str("&sillage_force=");
+        query.push_str(f);
+    }
+    if let Some(s) = &o.stage {
+        query.push_str("&sillage_stage=");
+        query.push_str(s);
+    }
     let (doc, profile) = match (crate::read_json(&o.config), crate::read_json(&o.profile)) {
         (Ok(d), Ok(p)) => (d, p),
         (Err(e), _) | (_, Err(e)) => {
@@ -96,23 +85,25 @@ pub fn run(args: &[String]) -> i32 {
         }
     };
     let host = NativeJs::new();
-    let (cfg, diags) = config::parse(&doc, &host);
-    for d in &diags {
+    let (cfg, mut diags) = config::parse(&doc, &host);
+    lint::declared(&doc, &mut diags);
+    let lints = lint::check(&doc, &cfg, &host);
+    for d in diags.iter().filter(|d| !lints.contains(d)).chain(&lints) {
         eprintln!("warning: {}: {}", o.config, d.render());
     }
     let mut warnings = Vec::new();
-    let preview = Preview::from_query(&o.query, true, &mut warnings);
+    let preview = Preview::from_query(&query, true, &mut warnings);
     let channels = doc
         .get("channels")
         .map(|c| sillage::core::touchpoint::parse_channels(c, &mut Vec::new()))
         .unwrap_or_else(ChannelConfig::default);
-    let landing = classify(&o.page, &o.referrer, &channels);
+    let landing = classify(&o.page, referrer, &channels);
     let index = profile
         .get("sessions")
         .and_then(Json::as_f64)
         .unwrap_or(1.0)
         .max(1.0);
-    let days = (o.now / 86_400_000.0).floor() as i64;
+    let days = (now / 86_400_000.0).floor() as i64;
     let (y, m, d) = sillage::core::time::civil_from_days(days);
     let date = format!("{y:04}-{m:02}-{d:02}");
     let inputs = Inputs {
@@ -120,22 +111,22 @@ pub fn run(args: &[String]) -> i32 {
         session: Some(SessionInfo {
             index: index as u32,
             pageviews: 1,
-            started: o.now,
+            started: now,
             channel: Some(landing.channel),
             campaign: Some(&landing.campaign),
         }),
         page_url: &o.page,
-        referrer: &o.referrer,
+        referrer,
         device: &o.device,
         time: Some(LocalTime {
-            hour: ((o.now / 3_600_000.0).floor() as i64).rem_euclid(24) as u8,
+            hour: ((now / 3_600_000.0).floor() as i64).rem_euclid(24) as u8,
             weekday: (days + 4).rem_euclid(7) as u8,
             date: &date,
         }),
-        consent: &o.consent,
-        custom: &o.attributes,
+        consent: &consent,
+        custom: &custom,
         stage: preview.stage.as_deref(),
-        now: o.now,
+        now,
     };
     let attrs = attributes::build(&inputs, &cfg.rules.audiences, &host, &mut warnings);
     for w in &warnings {
@@ -159,7 +150,7 @@ pub fn run(args: &[String]) -> i32 {
         assignments: &assignments,
         preview: &preview,
         host: &host,
-        now: o.now,
+        now,
     };
     let decision = decide(&attrs, &cfg.rules, &ctx);
     if o.json {

@@ -16,11 +16,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Runs `sillage schema`: prints the schema.
-pub fn run(args: &[String]) -> i32 {
-    if !args.is_empty() {
-        eprintln!("usage: sillage schema > www/sillage.schema.json");
-        return 2;
-    }
+pub fn run() -> i32 {
     println!("{}", text());
     0
 }
@@ -110,6 +106,36 @@ struct ConfigDoc {
     /// Allow the `?sillage_debug=1`, `?sillage_force=slot/variant` and
     /// `?sillage_stage=stage` previews. Default false.
     debug: Option<bool>,
+    /// The names of the site's own attributes, given to conditions through
+    /// `sillage.attributes({...})`; dot paths are allowed (`account.tier`)
+    /// and cover every path below them. `sillage check` warns about a
+    /// condition on an attribute that is neither built in nor declared here.
+    attributes: Option<AttributeNames>,
+}
+
+/// The `attributes` list: names, none built in.
+struct AttributeNames;
+
+impl JsonSchema for AttributeNames {
+    fn schema_name() -> Cow<'static, str> {
+        "AttributeNames".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let built_in = format!(
+            "^({})(\\.|$)",
+            sillage::core::attributes::BUILT_IN.join("|")
+        );
+        json_schema!({
+            "description": "The site's own attribute names (dot paths allowed).",
+            "type": "array",
+            "items": {
+                "description": "An attribute name or dot path (`plan`, `account.tier`), not starting with `$` and not under a built-in attribute.",
+                "type": "string",
+                "pattern": "^[^$.][^.]*(\\.[^.]+)*$",
+                "not": {"pattern": built_in},
+            },
+        })
+    }
 }
 
 struct Version;

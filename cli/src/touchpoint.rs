@@ -4,49 +4,32 @@
 
 use sillage::core::touchpoint::{classify, parse_channels, ChannelConfig};
 
-const USAGE: &str = "usage: sillage touchpoint URL [--referrer REFERRER] [--config CONFIG.json]";
+#[derive(clap::Args)]
+pub struct Args {
+    /// The landing page's absolute http(s) URL, with its query.
+    url: String,
+    /// The referrer (document.referrer); none by default.
+    #[arg(long, value_name = "URL")]
+    referrer: Option<String>,
+    /// A config whose `channels` rules (sources, internalDomains) apply.
+    #[arg(long, value_name = "CONFIG.json")]
+    config: Option<String>,
+}
 
 /// Runs the subcommand; returns the exit code.
-pub fn run(args: &[String]) -> i32 {
-    let mut url = None;
-    let mut referrer = String::new();
-    let mut config = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--referrer" | "--config" => {
-                let Some(v) = it.next() else {
-                    eprintln!("error: {a} needs a value\n{USAGE}");
-                    return 2;
-                };
-                if a == "--referrer" {
-                    referrer = v.clone();
-                } else {
-                    config = Some(v.clone());
-                }
-            }
-            other if other.starts_with("--") => {
-                eprintln!("error: unknown option {other}\n{USAGE}");
-                return 2;
-            }
-            other if url.is_none() => url = Some(other.to_string()),
-            other => {
-                eprintln!("error: unexpected argument {other}\n{USAGE}");
-                return 2;
-            }
-        }
-    }
-    let Some(url) = url else {
-        eprintln!("{USAGE}");
-        return 2;
-    };
-    if sillage::core::url::parse(&url).is_none() {
+pub fn run(args: &Args) -> i32 {
+    let Args {
+        url,
+        referrer,
+        config,
+    } = args;
+    if sillage::core::url::parse(url).is_none() {
         eprintln!("error: URL: not an absolute http(s) URL: {url}");
         return 2;
     }
     let mut channels = ChannelConfig::default();
     if let Some(path) = config {
-        let doc = match crate::read_json(&path) {
+        let doc = match crate::read_json(path) {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -61,7 +44,7 @@ pub fn run(args: &[String]) -> i32 {
             }
         }
     }
-    let t = classify(&url, &referrer, &channels);
+    let t = classify(url, referrer.as_deref().unwrap_or_default(), &channels);
     let mut out = t.to_json();
     if let Some(c) = t.campaign.to_json() {
         out.set("campaignFields", c);

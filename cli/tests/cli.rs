@@ -98,7 +98,140 @@ fn batch_answers_every_line_and_goes_on_after_errors() {
 fn unknown_command_prints_usage() {
     let out = sillage(&["nope"], "");
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("eval CONDITION ATTRIBUTES"));
+    let err = text(&out.stderr);
+    assert!(err.contains("unrecognized subcommand 'nope'"), "{err}");
+    assert!(err.contains("Usage: sillage <COMMAND>"), "{err}");
+    assert!(out.stdout.is_empty());
+    let out = sillage(&[], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("Commands:"));
+}
+
+const COMMANDS: [&str; 5] = ["touchpoint", "eval", "check", "explain", "schema"];
+
+#[test]
+fn help_prints_usage_on_stdout_and_exits_0_everywhere() {
+    let mut cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--help"], "Usage: sillage <COMMAND>".into()),
+        (vec!["-h"], "Usage: sillage <COMMAND>".into()),
+        (vec!["help"], "Usage: sillage <COMMAND>".into()),
+    ];
+    for c in COMMANDS {
+        let usage = format!("Usage: sillage {c}");
+        cases.push((vec!["help", c], usage.clone()));
+        cases.push((vec![c, "--help"], usage.clone()));
+        cases.push((vec![c, "-h"], usage));
+    }
+    for (args, want) in &cases {
+        let out = sillage(args, "");
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(stdout.contains(want), "{args:?}: {stdout}");
+        assert!(stdout.contains("Exit codes:"), "{args:?}: {stdout}");
+        assert!(out.stderr.is_empty(), "{args:?}: {}", text(&out.stderr));
+    }
+    // Every flag is in its command's usage (issue 11: explain's were not).
+    for (command, flags) in [
+        ("touchpoint", &["--referrer", "--config"][..]),
+        ("eval", &["--groups", "--batch"]),
+        ("check", &["--deny-warnings"]),
+        (
+            "explain",
+            &[
+                "--page",
+                "--referrer",
+                "--attributes",
+                "--consent",
+                "--device",
+                "--id",
+                "--now",
+                "--force",
+                "--stage",
+                "--json",
+            ],
+        ),
+    ] {
+        let help = text(&sillage(&[command, "--help"], "").stdout);
+        for flag in flags {
+            assert!(help.contains(flag), "{command} --help lacks {flag}: {help}");
+        }
+    }
+}
+
+#[test]
+fn version_prints_on_stdout_and_exits_0_everywhere() {
+    let version = env!("CARGO_PKG_VERSION");
+    let mut cases = vec![vec!["--version"], vec!["-V"]];
+    for c in COMMANDS {
+        cases.push(vec![c, "--version"]);
+    }
+    for args in &cases {
+        let out = sillage(args, "");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.starts_with("sillage") && stdout.trim_end().ends_with(version),
+            "{args:?}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_flag_is_a_usage_error_that_names_it() {
+    for c in COMMANDS {
+        let out = sillage(&[c, "--bogus"], "");
+        assert_eq!(out.status.code(), Some(2), "{c}");
+        let err = text(&out.stderr);
+        assert!(err.contains("unexpected argument '--bogus'"), "{c}: {err}");
+        assert!(err.contains(&format!("Usage: sillage {c}")), "{c}: {err}");
+        assert!(out.stdout.is_empty(), "{c}");
+    }
+    let out = sillage(&["check", "--deny-warning", "c.json"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("a similar argument exists: '--deny-warnings'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_option_values_are_usage_errors() {
+    let p = files("bad-values", &[("c.json", STORE), ("p.json", "{}")]);
+    for (args, want) in [
+        (
+            vec!["explain", &p[0], &p[1], "--device", "phone"],
+            "invalid value 'phone' for '--device <DEVICE>'",
+        ),
+        (
+            vec!["explain", &p[0], &p[1], "--stage", "buying"],
+            "invalid value 'buying' for '--stage <STAGE>'",
+        ),
+        (
+            vec!["explain", &p[0], &p[1], "--consent", "{"],
+            "invalid value '{' for '--consent <JSON>': not valid JSON",
+        ),
+        (
+            vec!["explain", &p[0], &p[1], "--now", "soon"],
+            "invalid value 'soon' for '--now <EPOCH_MS>'",
+        ),
+        (
+            vec!["eval", "--batch", "{}"],
+            "the argument '--batch' cannot be used with",
+        ),
+        (vec!["eval", "{}"], "required arguments were not provided"),
+        (vec!["schema", "x"], "unexpected argument 'x'"),
+    ] {
+        let out = sillage(&args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
 }
 
 #[test]
@@ -231,7 +364,7 @@ fn check_prints_every_problem_with_its_path_and_fails() {
          rules[1].actions[0].value: must be an http(s) or relative URL\n"
     );
     assert!(
-        text(&out.stderr).contains("4 problems"),
+        text(&out.stderr).contains("4 errors"),
         "{}",
         text(&out.stderr)
     );
@@ -288,4 +421,157 @@ fn explain_prints_each_slot_with_its_reasons() {
     assert_eq!(v["attributes"]["audiences"], serde_json::json!(["runner"]));
     let out = sillage(&["explain", &p[0]], "");
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A config with one rule whose condition is `when`.
+fn one_rule(when: &str) -> String {
+    format!(
+        r#"{{"version": 1, "attributes": ["plan", "account.tier"], "rules": [{{"id": "r", "slot": "hero", "variant": "v", "when": {when}}}]}}"#
+    )
+}
+
+#[test]
+fn check_warns_about_conditions_that_cannot_do_what_was_meant() {
+    let stages = "one of discovery, consideration, purchase, post_purchase, loyalty";
+    let table: Vec<(String, String)> = vec![
+        (
+            one_rule(r#"{"stage": "considration"}"#),
+            r#"rules[0].when.stage: "considration" is not a stage (did you mean "consideration"?); this condition can never match"#.into(),
+        ),
+        (
+            one_rule(r#"{"stage": {"$in": ["purchase", "buying"]}}"#),
+            format!(r#"rules[0].when.stage.$in[1]: "buying" is not a stage ({stages}); this item can never match"#),
+        ),
+        (
+            one_rule(r#"{"device": {"$ne": "Mobile"}}"#),
+            r#"rules[0].when.device.$ne: "Mobile" is not a device class (did you mean "mobile"?); this condition always matches"#.into(),
+        ),
+        (
+            one_rule(r#"{"$or": [{"channel": "Organic search"}]}"#),
+            r#"rules[0].when.$or[0].channel: "Organic search" is not a channel group (did you mean "Organic Search"?); this condition can never match"#.into(),
+        ),
+        (
+            one_rule(r#"{"Stage": "consideration"}"#),
+            r#"rules[0].when.Stage: unknown attribute "Stage" (did you mean "stage"?): neither built in nor declared in the config's "attributes""#.into(),
+        ),
+        (
+            one_rule(r#"{"account.tire": "gold"}"#),
+            r#"rules[0].when.account.tire: unknown attribute "account.tire" (did you mean "account.tier"?): neither built in nor declared in the config's "attributes""#.into(),
+        ),
+        (
+            one_rule(r#"{"cart.valeu": {"$gt": 100}}"#),
+            r#"rules[0].when.cart.valeu: unknown attribute "cart.valeu" (did you mean "cart.value"?): "cart" has only items, value, categories"#.into(),
+        ),
+        (
+            r#"{"version": 1, "stages": {"signals": [{"id": "x", "stage": "purchase", "points": 1, "when": {"event": "Demo Booked", "sinceEvent": {"event": "Order Complete"}}}]}}"#.into(),
+            r#"stages.signals[0].when.sinceEvent.event: "Order Complete" is not in the journey vocabulary (did you mean "Order Completed"?)"#.into(),
+        ),
+        (
+            // The parser reports this one too (for the page's console); it
+            // is printed once, as a warning.
+            r#"{"version": 1, "stages": {"signals": [{"id": "x", "stage": "purchase", "points": 1, "when": {"event": "Cart Viewd"}}]}}"#.into(),
+            r#"stages.signals[0].when.event: "Cart Viewd" is not in the journey vocabulary (did you mean "Cart Viewed"?)"#.into(),
+        ),
+    ];
+    for (i, (config, warning)) in table.iter().enumerate() {
+        let p = files(&format!("warn-{i}"), &[("c.json", config)]);
+        let out = sillage(&["check", &p[0]], "");
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{config}: {stdout}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "{config}: {stdout}");
+        assert_eq!(lines[0], format!("warning: {warning}"), "{config}");
+        assert!(
+            lines[1].starts_with(&format!("{}: ok (", p[0])) && lines[1].ends_with("), 1 warning"),
+            "{}",
+            lines[1]
+        );
+        let denied = sillage(&["check", "--deny-warnings", &p[0]], "");
+        assert_eq!(denied.status.code(), Some(1), "{config}");
+        assert_eq!(text(&denied.stdout), format!("warning: {warning}\n"));
+        assert_eq!(
+            text(&denied.stderr),
+            format!("{}: 1 warning, denied by --deny-warnings\n", p[0])
+        );
+    }
+}
+
+#[test]
+fn check_accepts_built_in_and_declared_attributes_and_reports_bad_declarations() {
+    let clean = one_rule(
+        r#"{"stage": {"$in": ["purchase", "loyalty"]}, "device": "mobile", "channel": {"$ini": ["organic search"]},
+            "plan": "pro", "account.tier.level": 2, "interests.trail": {"$gt": 0.5}, "consent.ads": true,
+            "signals.cartAbandoned": true, "stageProbability.purchase": {"$gt": 0.4}, "topInterests.0": "trail",
+            "audiences.length": 0, "page.path": {"$regex": "^/sale"}}"#,
+    );
+    let bad = r#"{"version": 1, "attributes": ["plan", "stage.x", "", 3, "plan"],
+                  "rules": [{"id": "r", "slot": "hero", "variant": "v", "when": {"stage": "considration", "plan": "pro"}}]}"#;
+    let p = files("declared", &[("clean.json", &clean), ("bad.json", bad)]);
+    let out = sillage(&["check", "--deny-warnings", &p[0]], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{}: ok (1 rules in 1 slots, 0 audiences, 0 catalog items)\n",
+            p[0]
+        )
+    );
+    let out = sillage(&["check", &p[1]], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "attributes[1]: \"stage.x\" is inside the built-in attribute \"stage\", which the site cannot replace or extend\n\
+         attributes[2]: \"\" must be a name or a dot path (\"plan\", \"account.tier\")\n\
+         attributes[3]: must be an attribute name (a string), not number\n\
+         warning: rules[0].when.stage: \"considration\" is not a stage (did you mean \"consideration\"?); this condition can never match\n"
+    );
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}: 3 errors (the rules and audiences involved are skipped) and 1 warning\n",
+            p[1]
+        )
+    );
+}
+
+#[test]
+fn explain_prints_the_warnings_on_stderr() {
+    let p = files(
+        "explain-warn",
+        &[
+            ("c.json", &one_rule(r#"{"Stage": "purchase"}"#)),
+            ("p.json", "{}"),
+        ],
+    );
+    let out = sillage(&["explain", &p[0], &p[1]], "");
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stderr),
+        format!("warning: {}: rules[0].when.Stage: unknown attribute \"Stage\" (did you mean \"stage\"?): neither built in nor declared in the config's \"attributes\"\n", p[0])
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "hero: the default content: no rule matched\n  rule r (priority 0): failed: Stage \"purchase\" (is missing)\n"
+    );
+}
+
+#[test]
+fn explain_force_is_repeatable() {
+    let p = files("explain-force", &[("c.json", STORE), ("p.json", "{}")]);
+    let out = sillage(
+        &[
+            "explain", &p[0], &p[1], "--force", "hero/a", "--force", "promo/b", "--json",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let forced: Vec<(&str, &str)> = v["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["forced"] == true)
+        .map(|s| (s["slot"].as_str().unwrap(), s["variant"].as_str().unwrap()))
+        .collect();
+    assert_eq!(forced, [("hero", "a"), ("promo", "b")]);
 }

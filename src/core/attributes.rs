@@ -58,6 +58,82 @@ pub const BUILT_IN: &[&str] = &[
     "audiences",
 ];
 
+/// The device classes of the `device` attribute.
+pub const DEVICES: [&str; 3] = ["mobile", "tablet", "desktop"];
+
+/// What an attribute holds, as far as a condition's dot path can reach into
+/// it (GrowthBook's `getPath` descends objects and arrays, nothing else).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A string, number or boolean: nothing below it.
+    Value,
+    /// An array of values: `.0`, `.1`, ... and `.length` below it.
+    List,
+    /// An object whose keys are the paths listed under it.
+    Object,
+    /// An object with keys of its own (`interests.<topic>`,
+    /// `consent.<purpose>`, the site's attributes): any path below it.
+    Open,
+}
+
+/// The built-in attributes with their sub-paths (the table above), fixed
+/// part: `stageProbability.<stage>` and `signals.<intent>` are added by
+/// [`built_in_paths`].
+const PATHS: &[(&str, Shape)] = &[
+    ("stage", Shape::Value),
+    ("stageProbability", Shape::Object),
+    ("interests", Shape::Open),
+    ("topInterests", Shape::List),
+    ("signals", Shape::Object),
+    ("channel", Shape::Value),
+    ("campaign", Shape::Object),
+    ("campaign.name", Shape::Value),
+    ("campaign.source", Shape::Value),
+    ("campaign.medium", Shape::Value),
+    ("campaign.term", Shape::Value),
+    ("campaign.content", Shape::Value),
+    ("session", Shape::Object),
+    ("session.index", Shape::Value),
+    ("session.pageviews", Shape::Value),
+    ("session.duration", Shape::Value),
+    ("visitor", Shape::Object),
+    ("visitor.firstSeen", Shape::Value),
+    ("visitor.visits", Shape::Value),
+    ("visitor.returning", Shape::Value),
+    ("page", Shape::Object),
+    ("page.url", Shape::Value),
+    ("page.path", Shape::Value),
+    ("page.query", Shape::Value),
+    ("page.referrerHost", Shape::Value),
+    ("device", Shape::Value),
+    ("time", Shape::Object),
+    ("time.hour", Shape::Value),
+    ("time.weekday", Shape::Value),
+    ("time.date", Shape::Value),
+    ("cart", Shape::Object),
+    ("cart.items", Shape::Value),
+    ("cart.value", Shape::Value),
+    ("cart.categories", Shape::List),
+    ("consent", Shape::Open),
+    ("audiences", Shape::List),
+];
+
+/// Every path a condition may use on the built-in attributes, with its
+/// shape: what [`build`] makes (the table above). `sillage check` warns
+/// about the others (`crate::core::lint`); the page does not need it.
+pub fn built_in_paths() -> Vec<(String, Shape)> {
+    let mut paths: Vec<(String, Shape)> = PATHS.iter().map(|(p, s)| (p.to_string(), *s)).collect();
+    for (parent, keys) in [
+        ("stageProbability", &STAGES[..]),
+        ("signals", &crate::core::profile::model::INTENTS[..]),
+    ] {
+        for k in keys {
+            paths.push((key_path(parent, k), Shape::Value));
+        }
+    }
+    paths
+}
+
 /// Most custom attributes kept.
 pub const MAX_CUSTOM: usize = 50;
 

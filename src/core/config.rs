@@ -88,7 +88,10 @@ pub struct CollectorConfig {
     pub queue: Caps,
 }
 
-/// The top-level keys.
+/// The top-level keys. `attributes` (the site's own attribute names) is
+/// accepted and ignored here: the page has no use for it, so its checks are
+/// `sillage check`'s alone ([`crate::core::lint::declared`]), like
+/// `$schema`'s are the editor's.
 pub const TOP_KEYS: &[&str] = &[
     "$schema",
     "version",
@@ -103,6 +106,7 @@ pub const TOP_KEYS: &[&str] = &[
     "catalog",
     "rules",
     "debug",
+    "attributes",
 ];
 /// Keys of `capture`.
 pub const CAPTURE_KEYS: &[&str] = &[

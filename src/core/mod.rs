@@ -13,6 +13,7 @@ pub mod engage;
 pub mod event;
 pub mod html;
 pub mod json;
+pub mod lint;
 pub mod outbox;
 pub mod p13n;
 pub mod profile;

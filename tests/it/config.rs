@@ -156,3 +156,17 @@ fn privacy_channels_topics_and_sessions() {
     assert_eq!(cfg.privacy.scrub_params, ["ok"], "the good entry is kept");
     assert_eq!(cfg.capture.session_timeout_ms, 30.0 * 60_000.0);
 }
+
+#[test]
+fn attributes_is_a_known_key_that_the_page_ignores() {
+    // Only `sillage check` reads it (`core::lint::declared`, tested there).
+    check(
+        json!({"version": 1, "attributes": ["plan", "account.tier"]}),
+        &[],
+    );
+    check(json!({"version": 1, "attributes": [3, "stage"]}), &[]);
+    check(
+        json!({"version": 1, "atributes": []}),
+        &["atributes: unknown key \"atributes\" (did you mean \"attributes\"?)"],
+    );
+}

@@ -9,6 +9,7 @@ mod config;
 mod engage;
 mod events;
 mod html;
+mod lint;
 mod outbox;
 mod p13n;
 mod profile;
