@@ -14,9 +14,9 @@
 //! included; the host table is our own, deliberately short (the sites people
 //! actually come from), and sites extend or override it with
 //! `channels.sources`. A `utm_source` is a social, search, video or shopping
-//! source when it names a known site (`facebook`, `linkedin.com`) or one of
-//! the social abbreviations of GA4's source list and Meta's ads (`fb`, `ig`,
-//! `an`, `msg`...). Differences from GA4: ad networks' click ids (gclid,
+//! source when it names a known site (`facebook`, `linkedin.com`) or is one
+//! of Meta's source abbreviations (`fb`, `ig`, `an`, `msg`; also `meta`,
+//! `insta`). Differences from GA4: ad networks' click ids (gclid,
 //! msclkid, ttclid, li_fat_id, twclid, dclid...) mark a touchpoint as paid
 //! even without UTM tags (GA4 reads only Google's, through the linked ad
 //! account); `fbclid` names Meta without making the visit paid (Meta adds it
@@ -135,9 +135,9 @@ const HOSTS: &[(&str, Kind, &str)] = &[
     ("you.com", Kind::Ai, "you.com"),
 ];
 
-/// Social sources that are no site's name: the abbreviations of GA4's
-/// social source list and of Meta's ads (`{{site_source_name}}`: Facebook,
-/// Instagram, Audience Network, Messenger).
+/// Social sources that are no site's name: Meta's ads abbreviations
+/// (`{{site_source_name}}`: Facebook, Instagram, Audience Network,
+/// Messenger) and two common shorthands.
 const SOCIAL_SOURCES: &[&str] = &["fb", "ig", "an", "msg", "meta", "insta"];
 
 /// Click id parameters: (parameter, network, source, medium and kind
