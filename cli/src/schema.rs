@@ -310,6 +310,10 @@ struct StageSignal {
     /// Stages whose points are cleared when it fires (an order completes the
     /// purchase).
     clears: Option<Vec<StageName>>,
+    /// Days after it fires during which signals of earlier stages add no
+    /// points, until its own points are cleared (above 0, at most 3650;
+    /// `productAdded` holds purchase for 7 days, until an order).
+    hold_days: Option<f64>,
 }
 
 /// `when`: what makes a signal fire. Without `event`, it looks at page views.
@@ -386,7 +390,7 @@ struct IntentSettings {
     /// Items in the cart and no checkout within `minutes` (default 30), or by
     /// the next session.
     cart_abandoned: Option<CartAbandoned>,
-    /// A quote requested and no order or sign-up within `days` (default 7).
+    /// A quote requested and no order or sign-up within `days` (default 14).
     quote_not_converted: Option<Days>,
     /// The Nth session or later (default 2).
     returning: Option<Returning>,
@@ -396,7 +400,7 @@ struct IntentSettings {
     frustrated: Option<Frustrated>,
     /// The purchase probability at least `probability` (default 0.4).
     high_intent: Option<HighIntent>,
-    /// This session came after `days` without a visit (default 60).
+    /// This session came after `days` without a visit (default 180).
     lapsed: Option<Days>,
 }
 

@@ -9,12 +9,21 @@
 //! assistants their own `AI Assistant` channel: the omnichannel journey is
 //! the point of this product.
 //!
-//! The rules follow GA4's published default channel definitions, rewritten
-//! here; the host table is our own, deliberately short (the sites people
+//! The rules follow GA4's published default channel definitions ("[GA4]
+//! Default channel group"), rewritten here, in GA4's order, "Paid Other"
+//! included; the host table is our own, deliberately short (the sites people
 //! actually come from), and sites extend or override it with
-//! `channels.sources`. Differences from GA4: click ids mark a touchpoint as
-//! paid even without UTM tags (GA4 needs auto-tagging links to the ad
-//! account); "Paid Other" is `Unassigned` with `paid: true`; `Offline` and
+//! `channels.sources`. A `utm_source` is a social, search, video or shopping
+//! source when it names a known site (`facebook`, `linkedin.com`) or is one
+//! of Meta's source abbreviations (`fb`, `ig`, `an`, `msg`; also `meta`,
+//! `insta`). Differences from GA4: ad networks' click ids (gclid,
+//! msclkid, ttclid, li_fat_id, twclid, dclid...) mark a touchpoint as paid
+//! even without UTM tags (GA4 reads only Google's, through the linked ad
+//! account); `fbclid` names Meta without making the visit paid (Meta adds it
+//! to organic links too), so an untagged `fbclid` landing is Organic Social
+//! even when the in-app browser sends no referrer (GA4 says Direct);
+//! `newsletter` is an email medium and `affiliates` and `podcast` are
+//! mediums of their channels (Unassigned in GA4); `Offline` and
 //! `AI Assistant` are Sillage's additions, checked before the organic groups.
 //!
 //! Sessions are decided here too (sans-IO: time and the new id passed in):
@@ -39,6 +48,7 @@ pub const CHANNELS: &[&str] = &[
     "Affiliates",
     "Referral",
     "Display",
+    "Paid Other",
     "Organic Video",
     "Paid Video",
     "Organic Shopping",
@@ -60,6 +70,8 @@ enum Kind {
     Shopping,
     Webmail,
     Ai,
+    /// Only for `dclid`: display ads, no site of the host table.
+    Display,
 }
 
 /// (domain, kind, display name). A domain ending in `.*` matches any public
@@ -123,17 +135,82 @@ const HOSTS: &[(&str, Kind, &str)] = &[
     ("you.com", Kind::Ai, "you.com"),
 ];
 
-/// Click id parameters: (parameter, network, channel when no UTM says otherwise).
-const CLICK_IDS: &[(&str, &str, &str)] = &[
-    ("gclid", "Google Ads", "Paid Search"),
-    ("gbraid", "Google Ads", "Paid Search"),
-    ("wbraid", "Google Ads", "Paid Search"),
-    ("msclkid", "Microsoft Ads", "Paid Search"),
-    ("fbclid", "Meta Ads", "Paid Social"),
-    ("ttclid", "TikTok Ads", "Paid Social"),
-    ("li_fat_id", "LinkedIn Ads", "Paid Social"),
-    ("twclid", "X Ads", "Paid Social"),
-    ("dclid", "Google Display & Video 360", "Display"),
+/// Social sources that are no site's name: Meta's ads abbreviations
+/// (`{{site_source_name}}`: Facebook, Instagram, Audience Network,
+/// Messenger) and two common shorthands.
+const SOCIAL_SOURCES: &[&str] = &["fb", "ig", "an", "msg", "meta", "insta"];
+
+/// Click id parameters: (parameter, network, source, medium and kind
+/// without UTM tags, channel then). Ad networks add theirs to ad clicks
+/// only, so those are paid; Meta adds `fbclid` to organic links too, so it
+/// names the network and the rules decide (Organic Social, or Paid Social
+/// with a paid `utm_medium`).
+const CLICK_IDS: &[(&str, &str, &str, &str, Kind, &str)] = &[
+    (
+        "gclid",
+        "Google Ads",
+        "google",
+        "cpc",
+        Kind::Search,
+        "Paid Search",
+    ),
+    (
+        "gbraid",
+        "Google Ads",
+        "google",
+        "cpc",
+        Kind::Search,
+        "Paid Search",
+    ),
+    (
+        "wbraid",
+        "Google Ads",
+        "google",
+        "cpc",
+        Kind::Search,
+        "Paid Search",
+    ),
+    (
+        "msclkid",
+        "Microsoft Ads",
+        "bing",
+        "cpc",
+        Kind::Search,
+        "Paid Search",
+    ),
+    ("fbclid", "Meta", "facebook", "social", Kind::Social, ""),
+    (
+        "ttclid",
+        "TikTok Ads",
+        "tiktok",
+        "paid_social",
+        Kind::Social,
+        "Paid Social",
+    ),
+    (
+        "li_fat_id",
+        "LinkedIn Ads",
+        "linkedin",
+        "paid_social",
+        Kind::Social,
+        "Paid Social",
+    ),
+    (
+        "twclid",
+        "X Ads",
+        "x",
+        "paid_social",
+        Kind::Social,
+        "Paid Social",
+    ),
+    (
+        "dclid",
+        "Google Display & Video 360",
+        "google",
+        "cpc",
+        Kind::Display,
+        "Display",
+    ),
 ];
 
 /// `utm_medium` values that mark an offline touchpoint.
@@ -358,9 +435,9 @@ pub struct Touchpoint {
     pub medium: String,
     /// The campaign tags.
     pub campaign: Campaign,
-    /// Paid: a paid medium or a click id.
+    /// Paid: a paid medium, or an ad network's click id (not `fbclid`).
     pub paid: bool,
-    /// The ad network named by a click id.
+    /// The network a click id names (`Google Ads`, `Meta`...).
     pub click_id_network: Option<&'static str>,
     /// The search engine's name, for search referrers.
     pub search_engine: Option<&'static str>,
@@ -440,7 +517,8 @@ enum Test {
 
 const EMAIL: &[&str] = &["email", "e-mail", "e_mail", "e mail", "newsletter"];
 
-/// GA4's channel rules after Direct, Cross-network and Offline, in order:
+/// GA4's channel rules after Direct, Cross-network and Offline, in GA4's
+/// order (a click id's own channel comes in before "Paid Other"):
 /// (channel, needs paid?, any of these tests). Data rather than an if-chain
 /// of string comparisons: much smaller in the wasm.
 const RULES: &[(&str, Option<bool>, &[Test])] = &[
@@ -464,7 +542,7 @@ const RULES: &[(&str, Option<bool>, &[Test])] = &[
         ])],
     ),
     ("", None, &[Test::ClickId]),
-    ("Unassigned", Some(true), &[Test::Any]),
+    ("Paid Other", Some(true), &[Test::Any]),
     (
         "AI Assistant",
         None,
@@ -505,6 +583,11 @@ const RULES: &[(&str, Option<bool>, &[Test])] = &[
         &[Test::Kind(Kind::Search), Test::Medium(&["organic"])],
     ),
     (
+        "Referral",
+        None,
+        &[Test::Medium(&["referral", "app", "link"])],
+    ),
+    (
         "Email",
         None,
         &[
@@ -533,11 +616,6 @@ const RULES: &[(&str, Option<bool>, &[Test])] = &[
             Test::MediumHas("notification"),
             Test::Source(&["firebase"]),
         ],
-    ),
-    (
-        "Referral",
-        None,
-        &[Test::Medium(&["referral", "app", "link"])],
     ),
 ];
 
@@ -612,15 +690,19 @@ pub fn classify(page_url: &str, referrer: &str, cfg: &ChannelConfig) -> Touchpoi
             known.map_or(h.clone(), |k| k.1.to_string()),
             m.to_ascii_lowercase(),
         ),
-        (None, Some(m), _, None) => ("(not set)".to_string(), m.to_ascii_lowercase()),
-        (None, None, Some((p, ..)), _) => match *p {
-            "gclid" | "gbraid" | "wbraid" | "dclid" => ("google".into(), "cpc".into()),
-            "msclkid" => ("bing".into(), "cpc".into()),
-            "fbclid" => ("facebook".into(), "paid_social".into()),
-            "ttclid" => ("tiktok".into(), "paid_social".into()),
-            "li_fat_id" => ("linkedin".into(), "paid_social".into()),
-            _ => ("x".into(), "paid_social".into()),
-        },
+        (None, Some(m), c, None) => (
+            c.map_or("(not set)", |c| c.2).to_string(),
+            m.to_ascii_lowercase(),
+        ),
+        // The click's network, or the referrer when it is a site of the
+        // same kind (an `fbclid` from l.instagram.com is instagram's).
+        (None, None, Some(&(_, _, src, med, kind, _)), _) => (
+            known
+                .filter(|k| k.0 == kind)
+                .map_or(src, |k| k.1)
+                .to_string(),
+            med.to_string(),
+        ),
         (None, None, None, Some(h)) => match known {
             Some((Kind::Search, n)) => (n.to_string(), "organic".into()),
             Some((Kind::Social, n)) => (n.to_string(), "social".into()),
@@ -634,18 +716,26 @@ pub fn classify(page_url: &str, referrer: &str, cfg: &ChannelConfig) -> Touchpoi
         (None, None, None, None) if campaign.is_empty() => ("(direct)".into(), "(none)".into()),
         (None, None, None, None) => ("(not set)".into(), "(not set)".into()),
     };
-    let paid = click.is_some() || med_l.as_deref().is_some_and(is_paid_medium);
-    // The kind of the source: from the referrer, else from utm_source's name.
-    let kind = known.map(|k| k.0).or_else(|| {
-        let s = src_l.as_deref()?;
-        HOSTS
-            .iter()
-            .find(|(d, _, n)| {
-                let d = d.strip_suffix(".*").unwrap_or(d);
-                *n == s || d == s || d.strip_suffix(".com") == Some(s)
-            })
-            .map(|(_, k, _)| *k)
-    });
+    let paid =
+        click.is_some_and(|c| is_paid_medium(c.3)) || med_l.as_deref().is_some_and(is_paid_medium);
+    // The kind of the source: from the referrer, else from utm_source's
+    // name, else from the click id's network.
+    let kind = known
+        .map(|k| k.0)
+        .or_else(|| {
+            let s = src_l.as_deref()?;
+            if SOCIAL_SOURCES.contains(&s) {
+                return Some(Kind::Social);
+            }
+            HOSTS
+                .iter()
+                .find(|(d, _, n)| {
+                    let d = d.strip_suffix(".*").unwrap_or(d);
+                    *n == s || d == s || d.strip_suffix(".com") == Some(s)
+                })
+                .map(|(_, k, _)| *k)
+        })
+        .or(click.filter(|_| src_l.is_none()).map(|c| c.4));
     let med = medium.clone();
     let src = src_l.clone().unwrap_or_default();
     let shop_campaign = name_l.as_deref().is_some_and(|n| contains(n, "shop"));
@@ -683,7 +773,9 @@ pub fn classify(page_url: &str, referrer: &str, cfg: &ChannelConfig) -> Touchpoi
         med: &med,
         src: &src,
         shop_campaign,
-        click_channel: click.filter(|_| campaign.medium.is_none()).map(|c| c.2),
+        click_channel: click
+            .filter(|c| campaign.medium.is_none() && !c.5.is_empty())
+            .map(|c| c.5),
     }) {
         ch
     } else {

@@ -229,6 +229,18 @@ fn check_point(want: &Value, snap: &Value, changes: &[String], at: &str) {
                     fail(&format!("top reason text: want {w}"));
                 }
             }
+            "reasonTexts" => {
+                for t in w.as_array().unwrap() {
+                    if !snap["reasons"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|r| r["text"] == *t)
+                    {
+                        fail(&format!("no reason {t}"));
+                    }
+                }
+            }
             "firstTouch" | "lastTouch" => {
                 if snap[k]["channel"] != *w {
                     fail(&format!("{k}: want channel {w}"));
@@ -252,6 +264,28 @@ fn check_point(want: &Value, snap: &Value, changes: &[String], at: &str) {
     }
 }
 
+/// With the built-in model, a visitor without an order is never post-purchase
+/// or loyal, and no reason says so (issue 11: no "Thank you for your order"
+/// for a visitor with 0 orders).
+fn never_thanked_without_an_order(snap: &Value, at: &str) {
+    if snap["orders"] != json!(0) {
+        return;
+    }
+    let after = |s: &Value| s == "post_purchase" || s == "loyalty";
+    assert!(
+        !after(&snap["stage"]),
+        "{at}: {} with 0 orders",
+        snap["stage"]
+    );
+    for r in snap["reasons"].as_array().unwrap() {
+        assert!(
+            !after(&r["stage"]),
+            "{at}: reason {} with 0 orders",
+            r["text"]
+        );
+    }
+}
+
 /// Runs one journey file; returns how many checkpoints it passed.
 fn run_journey(path: &std::path::Path, schema: &jsonschema::Validator) -> usize {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -261,8 +295,18 @@ fn run_journey(path: &std::path::Path, schema: &jsonschema::Validator) -> usize 
     let mut p = Profile::new(model.clone(), cfg.clone());
     let mut changes: Vec<String> = Vec::new();
     let mut checks = 0;
+    let builtin = doc.get("config").and_then(|c| c.get("stages")).is_none();
     for (i, step) in doc["steps"].as_array().unwrap().iter().enumerate() {
         let at = format!("{name} step {i}");
+        // Another visitor, from scratch, on another device.
+        if step.get("newVisitor").is_some() {
+            p = p.cleared();
+            let now = shell.now;
+            shell = Shell::new(&shell.host);
+            shell.now = now;
+            changes.clear();
+            continue;
+        }
         let target = shell.now + duration(step["after"].as_str().unwrap_or("0"));
         // The shell's one timer: run what falls due on the way.
         while let Some(due) = p.poll_timeout().filter(|d| *d <= target) {
@@ -306,6 +350,9 @@ fn run_journey(path: &std::path::Path, schema: &jsonschema::Validator) -> usize 
             check_invariants(&snap, &at);
             assert_valid(schema, &snap, &at);
             check_point(want, &snap, &changes, &at);
+            if builtin {
+                never_thanked_without_an_order(&snap, &at);
+            }
             changes.clear();
             checks += 1;
             // Reload, as the next page load would.
@@ -461,6 +508,11 @@ const REFERRERS: &[&str] = &[
 
 /// One random event (or a zero-party interest, or a timer) at a random time.
 fn random_step(rng: &mut Rng, shell: &mut Shell, p: &mut Profile) {
+    random_step_of(rng, shell, p, &event_names())
+}
+
+/// [`random_step`] with these track event names.
+fn random_step_of(rng: &mut Rng, shell: &mut Shell, p: &mut Profile, names: &[&str]) {
     let r = rng.below(1000);
     // Time mostly moves forward by seconds to days; sometimes it jumps
     // back (a device clock corrected).
@@ -509,7 +561,7 @@ fn random_step(rng: &mut Rng, shell: &mut Shell, p: &mut Profile) {
         let name = if rng.below(30) == 0 {
             rng.word(200)
         } else {
-            rng.pick(&event_names()).to_string()
+            rng.pick(names).to_string()
         };
         shell.track(&name, &props, (!topics.is_empty()).then_some(&topics[..]))
     } else if r < 990 {
@@ -574,6 +626,24 @@ proptest! {
         let (q, diags) = Profile::from_storage(&to_json(&stored), StageModel::default(), ProfileConfig::default());
         prop_assert!(diags.is_empty(), "{:?}", diags);
         prop_assert_eq!(to_value(&q.snapshot(shell.now)), snap);
+    }
+
+    /// 2,000 random events without an order (sign-ups, newsletters,
+    /// reviews, shares, refunds, support, account pages included): never
+    /// post-purchase or loyalty, and no reason for either (issue 11).
+    #[test]
+    fn without_an_order_no_stage_or_reason_says_the_visitor_bought(seed in 1u64..u64::MAX) {
+        let mut rng = Rng(seed);
+        let mut shell = Shell::new("https://shop.example");
+        let mut p = Profile::new(StageModel::default(), ProfileConfig::default());
+        let names: Vec<&str> = event_names().into_iter().filter(|n| *n != "Order Completed").collect();
+        for i in 0..2_000 {
+            random_step_of(&mut rng, &mut shell, &mut p, &names);
+            if i % 7 == 0 {
+                let snap = to_value(&p.snapshot(shell.now));
+                never_thanked_without_an_order(&snap, &format!("event {i}"));
+            }
+        }
     }
 
     /// Whatever is in storage, reading it never panics and gives a profile
@@ -764,6 +834,15 @@ fn stage_config_diagnostics_name_their_json_path() {
             json!({"stages": {"signals": [{"id": "cartViewed", "clears": ["purchase", "buy"]}]}}),
             &["stages.signals[0].clears[1]: unknown stage \"buy\""],
         ),
+        (
+            json!({"stages": {"signals": [{"id": "cartViewed", "holdDays": 0}, {"id": "x", "stage": "purchase", "points": 1,
+                   "when": {"event": "Demo Booked"}, "holdDay": 3, "holdDays": "7"}]}}),
+            &[
+                "stages.signals[0].holdDays: must be a number above 0 and at most 3650, not 0",
+                "stages.signals[1].holdDay: unknown key \"holdDay\" (did you mean \"holdDays\"?)",
+                "stages.signals[1].holdDays: must be a number above 0 and at most 3650, not string",
+            ],
+        ),
     ];
     for (doc, want) in table {
         check_config(doc.clone(), want);
@@ -812,7 +891,8 @@ fn site_signals_replace_defaults_by_id_and_keep_what_they_leave_out() {
         json!({
             "stages": {"prior": {"loyalty": 2},
                        "signals": [{"id": "cartViewed", "points": 6, "label": "Basket seen"},
-                                   {"id": "demo", "stage": "purchase", "points": 8, "when": {"event": ["Demo Booked", "Demo Requested"]}, "minCount": 2}]},
+                                   {"id": "signedUp", "holdDays": 30},
+                                   {"id": "demo", "stage": "purchase", "points": 8, "when": {"event": ["Demo Booked", "Demo Requested"]}, "minCount": 2, "holdDays": 10}]},
             "profile": {"interests": {"halfLifeDays": 30, "max": 8, "topK": 3}, "recentMax": 20,
                         "postPurchaseDays": 45, "stageMargin": 0,
                         "intents": {"cartAbandoned": {"minutes": 10}, "quoteNotConverted": {"days": 3},
@@ -833,13 +913,32 @@ fn site_signals_replace_defaults_by_id_and_keep_what_they_leave_out() {
         .unwrap();
     assert_eq!((cart.points, cart.label.as_str()), (6.0, "Basket seen"));
     assert_eq!(
-        (cart.stage, &cart.when, cart.half_life_days),
-        (was.stage, &was.when, was.half_life_days)
+        (
+            cart.stage,
+            &cart.when,
+            cart.half_life_days,
+            &cart.clears,
+            cart.hold_days
+        ),
+        (
+            was.stage,
+            &was.when,
+            was.half_life_days,
+            &was.clears,
+            Some(7.0)
+        )
     );
+    let signed = model.signals.iter().find(|s| s.id == "signedUp").unwrap();
+    assert_eq!((signed.hold_days, signed.points), (Some(30.0), 4.0));
     let demo = model.signals.last().unwrap();
     assert_eq!(
-        (demo.id.as_str(), demo.min_count, demo.half_life_days),
-        ("demo", 2, 30.0)
+        (
+            demo.id.as_str(),
+            demo.min_count,
+            demo.half_life_days,
+            demo.hold_days
+        ),
+        ("demo", 2, 30.0, Some(10.0))
     );
     assert_eq!(demo.when.event, ["Demo Booked", "Demo Requested"]);
     let i = &cfg.intents;
@@ -877,53 +976,72 @@ fn site_signals_replace_defaults_by_id_and_keep_what_they_leave_out() {
     assert_eq!(model.signals[0].when.topic, ["trail"]);
 }
 
+/// A row of the built-in model: (id, stage, points, half-life days, clears,
+/// hold days).
+type ModelRow = (String, String, f64, f64, Vec<String>, Option<f64>);
+
+/// The rows of docs/profile.md's "The built-in model" table.
+fn documented_model() -> Vec<ModelRow> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/profile.md")).unwrap();
+    let section = doc
+        .split("### The built-in model\n")
+        .nth(1)
+        .expect("docs/profile.md has a \"The built-in model\" section");
+    let section = section.split("\n### ").next().unwrap();
+    section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            // "", signal, stage, points, half-life, fires on, clears, holds, ""
+            assert_eq!(cells.len(), 9, "docs/profile.md row {l}");
+            let num = |c: &str| c.parse::<f64>().unwrap_or_else(|_| panic!("{c} in {l}"));
+            (
+                cells[1].trim_matches('`').to_string(),
+                cells[2].to_string(),
+                num(cells[3]),
+                num(cells[4]),
+                cells[6]
+                    .split(", ")
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                (!cells[7].is_empty()).then(|| num(cells[7])),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn the_default_model_is_the_documented_table() {
-    // id, stage, points, half-life days: the table in the report and README.
-    let want: &[(&str, &str, f64, f64)] = &[
-        ("firstVisit", "discovery", 2.0, 14.0),
-        ("contentLanding", "discovery", 3.0, 7.0),
-        ("contentPage", "discovery", 0.5, 7.0),
-        ("productViewed", "consideration", 1.5, 14.0),
-        ("comparing", "consideration", 1.5, 14.0),
-        ("comparePage", "consideration", 2.0, 14.0),
-        ("reviews", "consideration", 2.0, 14.0),
-        ("pricing", "consideration", 2.5, 14.0),
-        ("searched", "consideration", 1.0, 14.0),
-        ("listViewed", "consideration", 0.5, 14.0),
-        ("returnVisit", "consideration", 2.0, 14.0),
-        ("pastOrder", "consideration", 3.0, 90.0),
-        ("quoteNotConverted", "consideration", 4.0, 30.0),
-        ("lapsedReturn", "consideration", 2.0, 14.0),
-        ("productAdded", "purchase", 3.0, 7.0),
-        ("productRemoved", "purchase", -1.0, 7.0),
-        ("cartViewed", "purchase", 3.0, 7.0),
-        ("cartPage", "purchase", 1.0, 7.0),
-        ("checkoutStarted", "purchase", 5.0, 7.0),
-        ("couponApplied", "purchase", 2.0, 7.0),
-        ("quoteRequested", "purchase", 5.0, 14.0),
-        ("cartAbandoned", "purchase", 2.0, 7.0),
-        ("orderCompleted", "post_purchase", 10.0, 10.0),
-        ("signedUp", "post_purchase", 8.0, 14.0),
-        ("orderTracking", "post_purchase", 3.0, 7.0),
-        ("deliveryPages", "post_purchase", 2.0, 7.0),
-        ("supportPages", "post_purchase", 2.0, 7.0),
-        ("supportContacted", "post_purchase", 3.0, 7.0),
-        ("surveyAnswered", "post_purchase", 3.0, 14.0),
-        ("orderRefunded", "post_purchase", 2.0, 14.0),
-        ("repeatOrder", "loyalty", 8.0, 120.0),
-        ("newsletter", "loyalty", 6.0, 90.0),
-        ("reviewed", "loyalty", 4.0, 90.0),
-        ("accountPages", "loyalty", 1.0, 30.0),
-        ("shared", "loyalty", 3.0, 60.0),
-    ];
-    let model = StageModel::default();
-    let got: Vec<(&str, &str, f64, f64)> = model
+    let want = documented_model();
+    assert!(
+        want.len() >= 30,
+        "{} rows read from docs/profile.md",
+        want.len()
+    );
+    let got: Vec<_> = StageModel::default()
         .signals
         .iter()
-        .map(|s| (s.id.as_str(), s.stage.as_str(), s.points, s.half_life_days))
+        .map(|s| {
+            (
+                s.id.clone(),
+                s.stage.as_str().to_string(),
+                s.points,
+                s.half_life_days,
+                s.clears
+                    .iter()
+                    .map(|c| c.as_str().to_string())
+                    .collect::<Vec<_>>(),
+                s.hold_days,
+            )
+        })
         .collect();
-    assert_eq!(got, want);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w, "DEFAULTS and docs/profile.md differ");
+    }
+    assert_eq!(got.len(), want.len(), "DEFAULTS and docs/profile.md differ");
     // Every `when` in the table parsed into at least one condition.
     for s in StageModel::default().signals {
         let w = &s.when;

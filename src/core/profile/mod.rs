@@ -777,11 +777,15 @@ impl Profile {
         }
     }
 
-    /// Scores every signal that `o` matches, at `at`.
+    /// Scores every signal that `o` matches, at `at`. A match of a signal
+    /// whose stage is below a live hold ([`Signal::hold_days`]) is counted
+    /// but adds no points; a hold of a stage this occurrence clears does not
+    /// count (an order ends the cart's hold before its own "past order"
+    /// points are added).
     fn fire(&mut self, o: &Occ, at: Millis) {
         let post = self.cfg.post_purchase_days * DAY;
         // Bit sets: at most 64 signals (`model::MAX_SIGNALS`), 5 stages.
-        let (mut clears, mut fired) = (0u8, 0u64);
+        let (mut clears, mut fired, mut due) = (0u8, 0u64, 0u64);
         for (i, (s, a)) in self
             .model
             .signals
@@ -796,7 +800,7 @@ impl Profile {
             a.count = a.count.saturating_add(1);
             a.last = a.last.max(at);
             let min = s.min_count as usize;
-            let due = match s.count_within_days {
+            let ok = match s.count_within_days {
                 Some(days) => {
                     a.times.push(at);
                     if a.times.len() > min {
@@ -806,9 +810,32 @@ impl Profile {
                 }
                 None => a.count as usize >= min,
             };
-            if due {
-                a.value.add(s.points, at, Self::half_life_ms(s));
+            if ok {
+                due |= 1 << (i % 64);
                 clears |= s.clears.iter().fold(0, |m, st| m | 1 << *st as u8);
+            }
+        }
+        if due == 0 {
+            return;
+        }
+        // The highest stage a live hold keeps (those below it score nothing).
+        let mut held = 0;
+        for (i, (s, a)) in self.model.signals.iter().zip(&self.aggs).enumerate() {
+            let st = s.stage as u8;
+            let live = (a.value.score != 0.0 || due & 1 << (i % 64) != 0)
+                && clears & 1 << st == 0
+                && s.hold_days
+                    .is_some_and(|d| at >= a.last && at - a.last <= d * DAY);
+            if live {
+                held = held.max(st);
+            }
+        }
+        for (i, (s, a)) in (self.model.signals.iter())
+            .zip(self.aggs.iter_mut())
+            .enumerate()
+        {
+            if due & 1 << (i % 64) != 0 && s.stage as u8 >= held {
+                a.value.add(s.points, at, Self::half_life_ms(s));
             }
         }
         if clears == 0 {

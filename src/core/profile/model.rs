@@ -27,13 +27,16 @@ use crate::core::touchpoint::CHANNELS;
 pub enum Stage {
     /// Finding out the site exists: content, first visits.
     Discovery,
-    /// Weighing options: product views, comparisons, reviews, pricing.
+    /// Weighing options: product views, comparisons, reviews, pricing; a
+    /// lead (signed up or subscribed, never ordered).
     Consideration,
-    /// About to buy: cart, checkout, a quote request.
+    /// About to buy: a cart or a checkout in the last 7 days, a quote
+    /// request, and no order since.
     Purchase,
-    /// Just bought: order tracking, delivery, support, surveys.
+    /// Just bought: an order, then its tracking, delivery, support, surveys.
     PostPurchase,
-    /// Coming back for more: repeat orders, newsletter, reviews, sharing.
+    /// Coming back for more: repeat orders, or a review or a share after an
+    /// order.
     Loyalty,
 }
 
@@ -83,7 +86,7 @@ pub enum Intent {
     Frustrated,
     /// The purchase stage's probability is at least a threshold.
     HighIntent,
-    /// This session came after N days without a visit (default 60).
+    /// This session came after N days without a visit (default 180).
     Lapsed,
 }
 
@@ -174,6 +177,12 @@ pub struct Signal {
     /// firing on the same event): an order completes the purchase and the
     /// consideration that led to it, so `orderCompleted` clears both.
     pub clears: Vec<Stage>,
+    /// For this many days after it last fired, and until its points are
+    /// cleared, signals of earlier stages add no points: `productAdded`
+    /// holds purchase for 7 days (browsing more products does not make a
+    /// visitor with a fresh cart a "considering" one), and an order, which
+    /// clears purchase, ends the hold.
+    pub hold_days: Option<f64>,
 }
 
 /// The stage model: prior weights plus the signals.
@@ -211,16 +220,32 @@ macro_rules! content_pages {
 /// when)`. `when` is `;`-separated `key=value` conditions, values
 /// `|`-separated: `e` events, `p` path patterns, `t` topics, `c` channels,
 /// `f` first visit, `r` return within days, `i` intent, `s` since an event
-/// (within the post-purchase window), `n` minCount, `w` countWithinDays, `x`
-/// the stages it clears.
+/// (within the post-purchase window, or `d` days), `n` minCount, `w`
+/// countWithinDays, `x` the stages it clears, `h` the days it holds its
+/// stage.
+///
+/// The model reads like a marketer's funnel (issue 11): a first page view is
+/// discovery; three product views, a comparison or a review read is
+/// consideration, and so is a lead (a sign-up or a newsletter subscription
+/// without an order); a cart event or a quote request is purchase at once and
+/// holds it for 7 (14) days, until an order; an order is post-purchase; two
+/// orders, or a review or a share after an order, is loyalty; a return after
+/// 180 days away starts over in discovery.
 pub const DEFAULTS: &[(&str, Stage, f64, f64, &str, &str)] = {
     use Stage::*;
+    // A purchase milestone: it wipes out the stages before it (and an
+    // earlier order's post-purchase) and holds purchase for 7 days.
+    macro_rules! milestone {
+        ($when:literal) => {
+            concat!($when, ";h=7;x=discovery|consideration|post_purchase")
+        };
+    }
     &[
-        ("firstVisit", Discovery, 2.0, 14.0, "First visit", "f"),
+        ("firstVisit", Discovery, 3.0, 14.0, "First visit", "f"),
         (
             "contentLanding",
             Discovery,
-            3.0,
+            4.0,
             7.0,
             "Landed on content from search or social",
             concat!(
@@ -229,24 +254,68 @@ pub const DEFAULTS: &[(&str, Stage, f64, f64, &str, &str)] = {
             ),
         ),
         ("contentPage", Discovery, 0.5, 7.0, "Content page", concat!("p=", content_pages!())),
+        (
+            "lapsedReturn",
+            Discovery,
+            3.0,
+            14.0,
+            "Back after a long absence",
+            "i=lapsed;x=consideration",
+        ),
         ("productViewed", Consideration, 1.5, 14.0, "Product Viewed", "e=Product Viewed"),
-        ("comparing", Consideration, 1.5, 14.0, "Compared products", "e=Product Viewed;n=3;w=7"),
-        ("comparePage", Consideration, 2.0, 14.0, "Comparison page", "p=*/compare*|*-vs-*"),
-        ("reviews", Consideration, 2.0, 14.0, "Read reviews", "p=*/reviews*|*/review/*"),
-        ("pricing", Consideration, 2.5, 14.0, "Pricing page", "p=*/pricing*|*/plans*"),
+        (
+            "comparing",
+            Consideration,
+            1.5,
+            14.0,
+            "Compared products",
+            "e=Product Viewed;n=3;w=7;x=discovery",
+        ),
+        ("comparePage", Consideration, 2.0, 14.0, "Comparison page", "p=*/compare*|*-vs-*;x=discovery"),
+        ("reviews", Consideration, 2.0, 14.0, "Read reviews", "p=*/reviews*|*/review/*;x=discovery"),
+        ("pricing", Consideration, 2.5, 14.0, "Pricing page", "p=*/pricing*|*/plans*;x=discovery"),
         ("searched", Consideration, 1.0, 14.0, "Products Searched", "e=Products Searched"),
         ("listViewed", Consideration, 0.5, 14.0, "Product List Viewed", "e=Product List Viewed"),
         ("returnVisit", Consideration, 2.0, 14.0, "Came back within 7 days", "r=7"),
+        ("signedUp", Consideration, 4.0, 90.0, "Signed Up (a lead)", "e=Signed Up;h=3650;x=discovery"),
+        (
+            "newsletter",
+            Consideration,
+            4.0,
+            90.0,
+            "Newsletter Subscribed (a lead)",
+            "e=Newsletter Subscribed;h=3650;x=discovery",
+        ),
         ("pastOrder", Consideration, 3.0, 90.0, "Past order", "e=Order Completed"),
-        ("quoteNotConverted", Consideration, 4.0, 30.0, "Quote not converted", "i=quoteNotConverted"),
-        ("lapsedReturn", Consideration, 2.0, 14.0, "Back after a long absence", "i=lapsed"),
-        ("productAdded", Purchase, 3.0, 7.0, "Product Added", "e=Product Added"),
+        ("productAdded", Purchase, 3.0, 7.0, "Product Added", milestone!("e=Product Added")),
         ("productRemoved", Purchase, -1.0, 7.0, "Product Removed", "e=Product Removed"),
-        ("cartViewed", Purchase, 3.0, 7.0, "Cart Viewed", "e=Cart Viewed"),
+        ("cartViewed", Purchase, 3.0, 7.0, "Cart Viewed", milestone!("e=Cart Viewed")),
         ("cartPage", Purchase, 1.0, 7.0, "Cart or checkout page", "p=/cart*|/basket*|/checkout*"),
-        ("checkoutStarted", Purchase, 5.0, 7.0, "Checkout Started", "e=Checkout Started"),
+        (
+            "checkoutStarted",
+            Purchase,
+            5.0,
+            7.0,
+            "Checkout Started",
+            milestone!("e=Checkout Started"),
+        ),
         ("couponApplied", Purchase, 2.0, 7.0, "Coupon Applied", "e=Coupon Applied"),
-        ("quoteRequested", Purchase, 5.0, 14.0, "Quote Requested", "e=Quote Requested"),
+        (
+            "quoteRequested",
+            Purchase,
+            5.0,
+            14.0,
+            "Quote Requested",
+            "e=Quote Requested;h=14;x=discovery|consideration|post_purchase",
+        ),
+        (
+            "quoteNotConverted",
+            Purchase,
+            4.0,
+            30.0,
+            "Quote not converted",
+            "i=quoteNotConverted;h=14",
+        ),
         ("cartAbandoned", Purchase, 2.0, 7.0, "Cart abandoned", "i=cartAbandoned"),
         (
             "orderCompleted",
@@ -255,14 +324,6 @@ pub const DEFAULTS: &[(&str, Stage, f64, f64, &str, &str)] = {
             10.0,
             "Order Completed",
             "e=Order Completed;x=consideration|purchase",
-        ),
-        (
-            "signedUp",
-            PostPurchase,
-            8.0,
-            14.0,
-            "Signed Up",
-            "e=Signed Up;x=consideration|purchase",
         ),
         (
             "orderTracking",
@@ -304,32 +365,59 @@ pub const DEFAULTS: &[(&str, Stage, f64, f64, &str, &str)] = {
             "Survey Answered",
             "e=Survey Answered;s=Order Completed",
         ),
-        ("orderRefunded", PostPurchase, 2.0, 14.0, "Order Refunded", "e=Order Refunded"),
+        (
+            "orderRefunded",
+            PostPurchase,
+            2.0,
+            14.0,
+            "Order Refunded",
+            "e=Order Refunded;s=Order Completed;d=365",
+        ),
         ("repeatOrder", Loyalty, 8.0, 120.0, "Repeat order", "e=Order Completed;n=2"),
-        ("newsletter", Loyalty, 6.0, 90.0, "Newsletter Subscribed", "e=Newsletter Subscribed"),
-        ("reviewed", Loyalty, 4.0, 90.0, "Product Reviewed", "e=Product Reviewed"),
+        (
+            "reviewed",
+            Loyalty,
+            5.0,
+            90.0,
+            "Product Reviewed after an order",
+            "e=Product Reviewed;s=Order Completed;d=3650;x=consideration|post_purchase",
+        ),
+        (
+            "shared",
+            Loyalty,
+            4.0,
+            60.0,
+            "Shared after an order",
+            "e=Product Shared|Cart Shared|Content Shared|Shared;s=Order Completed;d=3650;x=consideration|post_purchase",
+        ),
         (
             "accountPages",
             Loyalty,
             1.0,
             30.0,
-            "Account page",
-            "p=/account*|/my-account*|/profile*|/wishlist*",
-        ),
-        (
-            "shared",
-            Loyalty,
-            3.0,
-            60.0,
-            "Shared",
-            "e=Product Shared|Cart Shared|Content Shared|Shared",
+            "Account page after an order",
+            "p=/account*|/my-account*|/profile*|/wishlist*;s=Order Completed;d=3650",
         ),
     ]
 };
 
-fn from_table(spec: &str) -> (When, u32, Option<f64>, Vec<Stage>) {
+/// What a [`DEFAULTS`] `when` spec gives besides the [`When`].
+struct Extra {
+    min_count: u32,
+    count_within_days: Option<f64>,
+    clears: Vec<Stage>,
+    hold_days: Option<f64>,
+}
+
+fn from_table(spec: &str) -> (When, Extra) {
     let mut w = When::default();
-    let (mut n, mut within, mut clears) = (1, None, Vec::new());
+    let mut x = Extra {
+        min_count: 1,
+        count_within_days: None,
+        clears: Vec::new(),
+        hold_days: None,
+    };
+    let mut since_days = None;
     for part in spec.split(';') {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         let list = || v.split('|').map(str::to_string).collect::<Vec<_>>();
@@ -348,12 +436,17 @@ fn from_table(spec: &str) -> (When, u32, Option<f64>, Vec<Stage>) {
             "r" => w.return_within_days = Some(num()),
             "i" => w.intent = Intent::from_name(v),
             "s" => w.since_event = Some((v.to_string(), None)),
-            "n" => n = num() as u32,
-            "x" => clears = v.split('|').filter_map(Stage::from_name).collect(),
-            _ => within = Some(num()),
+            "d" => since_days = Some(num()),
+            "n" => x.min_count = num() as u32,
+            "x" => x.clears = v.split('|').filter_map(Stage::from_name).collect(),
+            "h" => x.hold_days = Some(num()),
+            _ => x.count_within_days = Some(num()),
         }
     }
-    (w, n, within, clears)
+    if let Some((_, d)) = &mut w.since_event {
+        *d = since_days;
+    }
+    (w, x)
 }
 
 impl Default for StageModel {
@@ -364,7 +457,7 @@ impl Default for StageModel {
             signals: DEFAULTS
                 .iter()
                 .map(|&(id, stage, points, half_life_days, label, spec)| {
-                    let (when, min_count, count_within_days, clears) = from_table(spec);
+                    let (when, x) = from_table(spec);
                     Signal {
                         id: id.to_string(),
                         label: label.to_string(),
@@ -372,9 +465,10 @@ impl Default for StageModel {
                         points,
                         half_life_days,
                         when,
-                        min_count,
-                        count_within_days,
-                        clears,
+                        min_count: x.min_count,
+                        count_within_days: x.count_within_days,
+                        clears: x.clears,
+                        hold_days: x.hold_days,
                     }
                 })
                 .collect(),
@@ -395,6 +489,7 @@ pub const SIGNAL_KEYS: &[&str] = &[
     "minCount",
     "countWithinDays",
     "clears",
+    "holdDays",
 ];
 /// Keys of a signal's `when`.
 pub const WHEN_KEYS: &[&str] = &[
@@ -678,6 +773,10 @@ fn parse_signal(
         None => base.and_then(|b| b.count_within_days),
         Some(_) => Some(positive(v, path, "countWithinDays", 30.0, out)),
     };
+    let hold_days = match v.get("holdDays") {
+        None => base.and_then(|b| b.hold_days),
+        Some(_) => Some(positive(v, path, "holdDays", 7.0, out)),
+    };
     let clears = match v.get("clears") {
         None => base.map(|b| b.clears.clone()).unwrap_or_default(),
         Some(c) => {
@@ -709,6 +808,7 @@ fn parse_signal(
         min_count: min_count.max(1),
         count_within_days,
         clears,
+        hold_days,
     })
 }
 

@@ -15,7 +15,7 @@ pub struct Intents {
     /// without a checkout (default 30).
     pub cart_minutes: f64,
     /// `quoteNotConverted.days`: days after a quote without an order or a
-    /// sign-up (default 7).
+    /// sign-up (default 14).
     pub quote_days: f64,
     /// `returning.sessions`: the session count from which a visitor is
     /// returning (default 2).
@@ -37,7 +37,8 @@ pub struct Intents {
     /// intent is high (default 0.4).
     pub high_intent: f64,
     /// `lapsed.days`: days without a visit before a session that make it a
-    /// lapsed visitor's return (default 60).
+    /// lapsed visitor's return (default 180: an order six months ago and
+    /// nothing since).
     pub lapsed_days: f64,
 }
 
@@ -45,7 +46,7 @@ impl Default for Intents {
     fn default() -> Intents {
         Intents {
             cart_minutes: 30.0,
-            quote_days: 7.0,
+            quote_days: 14.0,
             returning_sessions: 2,
             repeat_orders: 2,
             rage_clicks: 2,
@@ -56,7 +57,7 @@ impl Default for Intents {
                 .map(|s| s.to_string())
                 .collect(),
             high_intent: 0.4,
-            lapsed_days: 60.0,
+            lapsed_days: 180.0,
         }
     }
 }
