@@ -615,83 +615,117 @@ pub fn shop_config() -> Value {
     })
 }
 
-/// The channels of the simulation: touch, weight for a first visit, weight
-/// for a return visit.
+/// The channels of the simulation: channel, source, medium, campaign (empty
+/// for none), paid, weight for a first visit, weight for a return visit.
+const CHANNELS: &[(&str, &str, &str, &str, bool, f64, f64)] = &[
+    ("Organic Search", "google", "organic", "", false, 24.0, 10.0),
+    (
+        "Paid Search",
+        "google",
+        "cpc",
+        "trail-season",
+        true,
+        14.0,
+        6.0,
+    ),
+    ("Paid Search", "bing", "cpc", "brand", true, 3.0, 2.0),
+    ("Direct", "(direct)", "(none)", "", false, 12.0, 30.0),
+    (
+        "Email",
+        "newsletter",
+        "email",
+        "november-news",
+        false,
+        2.0,
+        16.0,
+    ),
+    ("Email", "crm", "email", "cart-reminder", false, 0.0, 6.0),
+    (
+        "Organic Social",
+        "instagram.com",
+        "referral",
+        "",
+        false,
+        9.0,
+        4.0,
+    ),
+    (
+        "Paid Social",
+        "facebook",
+        "paid_social",
+        "trail-video",
+        true,
+        8.0,
+        3.0,
+    ),
+    (
+        "Referral",
+        "runnersworld.example",
+        "referral",
+        "",
+        false,
+        5.0,
+        2.0,
+    ),
+    (
+        "Affiliates",
+        "partnerco",
+        "affiliate",
+        "partner-q4",
+        false,
+        3.0,
+        1.0,
+    ),
+    (
+        "AI Assistant",
+        "chatgpt.com",
+        "referral",
+        "",
+        false,
+        3.0,
+        1.0,
+    ),
+    (
+        "Offline",
+        "race-flyer",
+        "qr",
+        "autumn-trail-race",
+        false,
+        4.0,
+        2.0,
+    ),
+    (
+        "Offline",
+        "store-lyon",
+        "store",
+        "in-store-display",
+        false,
+        3.0,
+        3.0,
+    ),
+    (
+        "Offline",
+        "winter-catalogue",
+        "print",
+        "winter-catalogue",
+        false,
+        2.0,
+        2.0,
+    ),
+];
+
 fn channels() -> Vec<(Touch, f64, f64)> {
-    vec![
-        (
-            Touch::new("Organic Search", "google", "organic"),
-            24.0,
-            10.0,
-        ),
-        (
-            Touch::new("Paid Search", "google", "cpc")
-                .campaign("trail-season")
-                .paid(),
-            14.0,
-            6.0,
-        ),
-        (
-            Touch::new("Paid Search", "bing", "cpc")
-                .campaign("brand")
-                .paid(),
-            3.0,
-            2.0,
-        ),
-        (Touch::new("Direct", "(direct)", "(none)"), 12.0, 30.0),
-        (
-            Touch::new("Email", "newsletter", "email").campaign("november-news"),
-            2.0,
-            16.0,
-        ),
-        (
-            Touch::new("Email", "crm", "email").campaign("cart-reminder"),
-            0.0,
-            6.0,
-        ),
-        (
-            Touch::new("Organic Social", "instagram.com", "referral"),
-            9.0,
-            4.0,
-        ),
-        (
-            Touch::new("Paid Social", "facebook", "paid_social")
-                .campaign("trail-video")
-                .paid(),
-            8.0,
-            3.0,
-        ),
-        (
-            Touch::new("Referral", "runnersworld.example", "referral"),
-            5.0,
-            2.0,
-        ),
-        (
-            Touch::new("Affiliates", "partnerco", "affiliate").campaign("partner-q4"),
-            3.0,
-            1.0,
-        ),
-        (
-            Touch::new("AI Assistant", "chatgpt.com", "referral"),
-            3.0,
-            1.0,
-        ),
-        (
-            Touch::new("Offline", "race-flyer", "qr").campaign("autumn-trail-race"),
-            4.0,
-            2.0,
-        ),
-        (
-            Touch::new("Offline", "store-lyon", "store").campaign("in-store-display"),
-            3.0,
-            3.0,
-        ),
-        (
-            Touch::new("Offline", "winter-catalogue", "print").campaign("winter-catalogue"),
-            2.0,
-            2.0,
-        ),
-    ]
+    CHANNELS
+        .iter()
+        .map(|&(channel, source, medium, campaign, paid, first, back)| {
+            let mut t = Touch::new(channel, source, medium);
+            if !campaign.is_empty() {
+                t = t.campaign(campaign);
+            }
+            t.paid = paid;
+            (t, first, back)
+        })
+        .collect()
 }
 
 /// Simulates a shop until about `shop.events` events are written.

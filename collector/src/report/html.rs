@@ -165,6 +165,17 @@ fn channel_colour(label: &str) -> &'static str {
     }
 }
 
+/// A channel's name with its colour dot, shortened, the full name in the
+/// cell's `title`.
+fn channel_cell(label: &str, class: &str) -> String {
+    format!(
+        "<td{class} title=\"{}\"><span class=\"dot\" style=\"background:{}\"></span>{}</td>",
+        esc(label),
+        channel_colour(label),
+        short(label, 32)
+    )
+}
+
 const STAGE_COLOURS: [&str; 5] = ["#7dd3fc", "#38bdf8", "#0ea5e9", "#0369a1", "#1e3a8a"];
 
 fn stage_colour(name: &str) -> &'static str {
@@ -223,6 +234,9 @@ tr:last-child td{border-bottom:0}
 .alert{background:#fee2e2;color:var(--bad)}
 .warnbox{background:#fff7ed;border:1px solid #fed7aa;color:#9a3412;border-radius:8px;padding:8px 12px;margin:8px 0}
 .exp{border-top:1px solid var(--line);padding-top:10px;margin-top:10px}
+.expt{table-layout:fixed}
+.expt th:nth-child(1){width:20%}.expt th:nth-child(2),.expt th:nth-child(3),.expt th:nth-child(4){width:10%}.expt th:nth-child(5){width:22%}
+.expt td{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .exp:first-of-type{border-top:0;margin-top:0;padding-top:0}
 .legend{display:flex;gap:14px;flex-wrap:wrap;font-size:12px;color:var(--muted);margin:4px 0 6px}
 .legend span i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
@@ -518,17 +532,12 @@ paths, with their share of those visitors.",
         return;
     }
     h.push_str("<div class=\"grid2\">");
-    let top = j
-        .by_channel
-        .iter()
-        .chain(&j.by_stage)
-        .map(|p| p.share)
-        .fold(0.0f64, f64::max)
-        .max(1e-9);
     for (title, rows, stage) in [
         ("By channel", &j.by_channel, false),
         ("By stage", &j.by_stage, true),
     ] {
+        // Bars on the table's own scale: the most frequent path is full.
+        let top = rows.iter().map(|p| p.share).fold(1e-9, f64::max);
         let _ = write!(
             h,
             "<div><h3>{title}</h3><table><tr><th>Path</th><th>Visitors</th><th>Share</th></tr>"
@@ -580,13 +589,7 @@ first touch counts in the first stage their profile announced in that session.",
         }
         h.push_str("<th>Total</th></tr>");
         for row in &c.rows {
-            let _ = write!(
-                h,
-                "<tr><td title=\"{}\"><span class=\"dot\" style=\"background:{}\"></span>{}</td>",
-                esc(&row.channel),
-                channel_colour(&row.channel),
-                short(&row.channel, 32)
-            );
+            let _ = write!(h, "<tr>{}", channel_cell(&row.channel, ""));
             for n in &row.touches {
                 let a = if *n == 0 {
                     0.0
@@ -609,11 +612,10 @@ first touch counts in the first stage their profile announced in that session.",
         for k in &r.campaigns {
             let _ = write!(
                 h,
-                "<tr><td title=\"{}\">{}</td><td class=\"l\"><span class=\"dot\" style=\"background:{}\"></span>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td title=\"{}\">{}</td>{}<td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&k.campaign),
                 short(&k.campaign, 40),
-                channel_colour(&k.channel),
-                short(&k.channel, 32),
+                channel_cell(&k.channel, " class=\"l\""),
                 int(k.touches),
                 credit(k.linear_orders),
                 money(k.linear_revenue, &r.totals.currencies)
@@ -650,13 +652,7 @@ of orders, then credited revenue.",
     }
     h.push_str("</tr>");
     for row in &a.rows {
-        let _ = write!(
-            h,
-            "<tr><td title=\"{}\"><span class=\"dot\" style=\"background:{}\"></span>{}</td>",
-            esc(&row.channel),
-            channel_colour(&row.channel),
-            short(&row.channel, 32)
-        );
+        let _ = write!(h, "<tr>{}", channel_cell(&row.channel, ""));
         for i in 0..row.share.len() {
             let _ = write!(
                 h,
@@ -809,10 +805,8 @@ variation (a redirect, a slow page, a bot filter) before reading the lift.</div>
         let (lo, hi) = (lo - (hi - lo) * 0.05, hi + (hi - lo) * 0.05);
         let _ = write!(
             h,
-            "<table><tr><th>Variation</th><th>Visitors</th><th>Orders</th><th>Conversion</th><th>Lift vs {}</th><th class=\"l\">95% interval <span class=\"small\">(axis {} to {}, dashed line = no change)</span></th></tr>",
+            "<table class=\"expt\"><tr><th>Variation</th><th>Visitors</th><th>Orders</th><th>Conversion</th><th>Lift vs {}</th><th class=\"l\">95% interval</th></tr>",
             short(&e.control, 24),
-            signed_pct(lo),
-            signed_pct(hi)
         );
         for (i, v) in e.variations.iter().enumerate() {
             let (lift, plot) = match (&v.lift, i) {
@@ -855,15 +849,20 @@ variation (a redirect, a slow page, a bot filter) before reading the lift.</div>
                 pct(hd.rate)
             );
         }
-        h.push_str("</table>");
+        let _ = write!(
+            h,
+            "</table><p class=\"small\">Interval axis from {} to {}; the dashed line is no change.",
+            signed_pct(lo),
+            signed_pct(hi)
+        );
         if e.source == "events" {
-            let _ = write!(
-                h,
-                "<p class=\"small\">Control and expected split guessed from the events (a \
-variation named “control”, else the first by name; equal weights): pass the site's config \
-(<code>--config</code>) for the configured ones.</p>"
+            h.push_str(
+                " Control and expected split guessed from the events (a variation named \
+“control”, else the first by name; equal weights): pass the site's config \
+(<code>--config</code>) for the configured ones.",
             );
         }
+        h.push_str("</p>");
         h.push_str("</div>");
     }
     h.push_str("</section>");
