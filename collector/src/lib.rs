@@ -35,6 +35,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub const MAX_BODY: usize = 512 * 1024;
 /// Most events in one batch.
 pub const MAX_EVENTS: usize = 1000;
+
+pub mod report;
+
 const TYPES: &[&str] = &["page", "track", "identify", "screen", "group", "alias"];
 
 /// How the collector is set up.
@@ -239,6 +242,8 @@ impl AppState {
              CREATE INDEX IF NOT EXISTS events_anonymous_id ON events (anonymous_id);",
         )
         .map_err(|e| format!("cannot set up {}: {e}", options.db.display()))?;
+        report::migrate(&conn)
+            .map_err(|e| format!("cannot set up {}: {e}", options.db.display()))?;
         let (headers, warnings) = PathHeaders::load(&options.www);
         for w in warnings {
             eprintln!(

@@ -7,6 +7,9 @@ use sillage_collector::{app, parse_args, AppState, USAGE};
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = sillage_collector::report::cli::dispatch(&args) {
+        std::process::exit(code);
+    }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{USAGE}");
         return;
