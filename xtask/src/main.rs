@@ -10,11 +10,14 @@
 //!   the pieces on their own.
 //! - `cargo xtask e2e [ARGS]`: build, then only the Playwright specs (ARGS go
 //!   to Playwright, e.g. a file or `-g "title"`), for quick iteration.
-//! - `cargo xtask bench`: native benchmarks (release build), the same core
-//!   workloads compiled to wasm in Chromium (`tests/wasm_bench.rs`), and
-//!   browser benchmarks of the whole SDK against a collector
-//!   (`tests/bench/browser.mjs`); it prints figures, it never fails on them
-//!   (the machines are shared and noisy).
+//! - `cargo xtask bench [--peers]`: native benchmarks (release build), the
+//!   same core workloads compiled to wasm in Chromium (`tests/wasm_bench.rs`),
+//!   and browser benchmarks of the whole SDK against a collector
+//!   (`tests/bench/browser.mjs`); with `--peers`, also Sillage side by side
+//!   with Segment, PostHog, Snowplow and GrowthBook (`tests/bench/peers.mjs`,
+//!   the peers pinned in `tests/bench/peers/`), then `BENCHMARKS.md` is
+//!   written from all of it (`tests/bench/report.mjs`). It prints figures, it
+//!   never fails on them (the machines are shared and noisy).
 //!
 //! Every install step is idempotent: it checks first and skips what is there.
 //! Nothing here downloads a prebuilt binary (the machines only reach package
@@ -71,14 +74,14 @@ fn main() {
         Some("setup") => setup(rest.iter().any(|a| a == "--browser")),
         Some("build") => setup(false) && build_sdk(),
         Some("size") => size_report().is_some_and(|r| r.within_budget && r.loader_ok),
-        Some("bench") => bench(),
+        Some("bench") => bench(rest),
         Some("e2e") => {
             let mut t = Tally::default();
             setup(true) && build_sdk() && build_collector() && e2e(&mut t, rest)
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] [--db PATH] | test | setup [--browser] | build | size | bench | e2e [PLAYWRIGHT ARGS]>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] [--db PATH] | test | setup [--browser] | build | size | bench [--peers] | e2e [PLAYWRIGHT ARGS]>"
             );
             exit(2);
         }
@@ -797,6 +800,10 @@ impl Collector {
 }
 
 fn e2e(t: &mut Tally, extra: &[String]) -> bool {
+    // The Segment wire-compatibility spec serves analytics-next from the peers.
+    if !setup_peers() {
+        return t.check(false);
+    }
     let dir = env::temp_dir().join(format!("sillage-e2e-{}", std::process::id()));
     let _ = fs::create_dir_all(&dir);
     let db = dir.join("events.db");
@@ -830,55 +837,125 @@ fn e2e(t: &mut Tally, extra: &[String]) -> bool {
     t.check("collector stopped cleanly", stopped) && ok
 }
 
-/// Native benchmarks (`cargo run --release --example bench`), then browser
-/// benchmarks (`tests/bench/browser.mjs`) against a fresh collector.
-fn bench() -> bool {
+/// Where `cargo xtask bench` leaves what it measured (the inputs of BENCHMARKS.md).
+const BENCH_OUT: &str = "target/bench";
+/// The peers' own npm project (pinned apart from the main dev dependencies).
+const PEERS_DIR: &str = "tests/bench/peers";
+
+/// Installs the pinned peers (`npm ci --prefix tests/bench/peers`) when they
+/// are missing or older than their lockfile.
+fn setup_peers() -> bool {
+    let dir = Path::new(PEERS_DIR);
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    let marker = dir.join("node_modules/.package-lock.json");
+    let needed = !dir
+        .join("node_modules/@segment/analytics-next/package.json")
+        .exists()
+        || modified(&marker) < modified(&dir.join("package-lock.json"));
+    !needed
+        || run(Command::new("npm").args(["ci", "--prefix", PEERS_DIR, "--no-audit", "--no-fund"]))
+}
+
+/// Runs a command, streaming its output and keeping its stdout lines.
+fn run_tee(cmd: &mut Command, keep: &mut String) -> bool {
+    say(&format!("$ {}", describe(cmd)));
+    let mut child = match cmd.stdout(Stdio::piped()).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            say(&format!("could not start: {e}"));
+            return false;
+        }
+    };
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            keep.push_str(&line);
+            keep.push('\n');
+        }
+    }
+    child.wait().is_ok_and(|s| s.success())
+}
+
+/// Native benchmarks (`cargo run --release --example bench`), the core in
+/// wasm in Chromium, then browser benchmarks (`tests/bench/browser.mjs`)
+/// against a fresh collector; with `--peers`, Sillage side by side with its
+/// peers and `BENCHMARKS.md` written from everything.
+fn bench(args: &[String]) -> bool {
+    let mut peers = false;
+    for a in args {
+        match a.as_str() {
+            "--peers" => peers = true,
+            _ => {
+                say(&format!("unknown bench argument {a:?} (expected --peers)"));
+                return false;
+            }
+        }
+    }
     if !(setup(true) && build_sdk() && build_collector()) {
         return false;
     }
-    let mut native =
-        run(Command::new("cargo").args(["run", "--release", "--quiet", "--example", "bench"]));
+    if peers && !setup_peers() {
+        return false;
+    }
+    let out = Path::new(BENCH_OUT);
+    if let Err(e) = fs::create_dir_all(out) {
+        say(&format!("could not create {BENCH_OUT}: {e}"));
+        return false;
+    }
+    let mut lines = String::new();
+    let mut native = run_tee(
+        Command::new("cargo").args(["run", "--release", "--quiet", "--example", "bench"]),
+        &mut lines,
+    );
     for example in ["bench_conditions", "bench_rules"] {
-        native &=
-            run(Command::new("cargo").args(["run", "--release", "--quiet", "--example", example]));
+        native &= run_tee(
+            Command::new("cargo").args(["run", "--release", "--quiet", "--example", example]),
+            &mut lines,
+        );
     }
     // The same condition and decision workloads compiled to wasm, in Chromium
     // (release build; `--nocapture` shows their console lines).
-    let wasm = run(Command::new("cargo")
-        .args([
-            "test",
-            "--release",
-            "-p",
-            "sillage",
-            "--target",
-            WASM_TARGET,
-            "--test",
-            "wasm_bench",
-            "--",
-            "--nocapture",
-        ])
-        .env(
-            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-            "wasm-bindgen-test-runner",
-        )
-        .env("CHROMEDRIVER", CHROMEDRIVER)
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "300"));
+    let wasm = run_tee(
+        Command::new("cargo")
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "sillage",
+                "--target",
+                WASM_TARGET,
+                "--test",
+                "wasm_bench",
+                "--",
+                "--nocapture",
+            ])
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                "wasm-bindgen-test-runner",
+            )
+            .env("CHROMEDRIVER", CHROMEDRIVER)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "300"),
+        &mut lines,
+    );
     native &= wasm;
+    let project = out.join("project.txt");
+    let _ = fs::write(&project, &lines);
     let dir = env::temp_dir().join(format!("sillage-bench-{}", std::process::id()));
     let _ = fs::create_dir_all(&dir);
     let Some(collector) = Collector::start(&dir.join("bench.db")) else {
         say("the collector did not start");
         return false;
     };
-    let out = Command::new("node")
+    let browser = Command::new("node")
         .args(["tests/bench/browser.mjs", &collector.base])
         .output();
     collector.stop();
     let _ = fs::remove_dir_all(&dir);
-    match out {
+    let browser_json = out.join("browser.json");
+    let browser_ok = match browser {
         Ok(o) if o.status.success() => {
             println!("browser: {}", String::from_utf8_lossy(&o.stdout).trim());
-            native
+            fs::write(&browser_json, &o.stdout).is_ok()
         }
         Ok(o) => {
             say(&format!(
@@ -891,7 +968,40 @@ fn bench() -> bool {
             say(&format!("could not run node: {e}"));
             false
         }
+    };
+    if !peers {
+        say("BENCHMARKS.md is written by `cargo xtask bench --peers` (Sillage side by side with its peers)");
+        return native && browser_ok;
     }
+    // Progress goes to stderr (inherited); the figures to peers.json.
+    let peers_json = out.join("peers.json");
+    let _ = fs::remove_file(&peers_json);
+    let side_by_side = run(Command::new("node").args([
+        "tests/bench/peers.mjs",
+        "--reps",
+        "5",
+        "--out",
+        &peers_json.to_string_lossy(),
+    ]));
+    let mut report = Command::new("node");
+    report.args(["tests/bench/report.mjs", "--project"]);
+    report
+        .arg(&project)
+        .arg("--command")
+        .arg("cargo xtask bench --peers");
+    if browser_ok {
+        report.arg("--browser").arg(&browser_json);
+    }
+    // peers.mjs writes what it measured even when a scenario failed.
+    if peers_json.exists() {
+        report.arg("--peers").arg(&peers_json);
+    }
+    report.args(["--out", "BENCHMARKS.md"]);
+    let written = run(&mut report);
+    if written {
+        say("wrote BENCHMARKS.md");
+    }
+    native && browser_ok && side_by_side && written
 }
 
 /// The loader's promise in the README: under 1 KB gzip.
