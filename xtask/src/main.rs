@@ -802,7 +802,7 @@ impl Collector {
 fn e2e(t: &mut Tally, extra: &[String]) -> bool {
     // The Segment wire-compatibility spec serves analytics-next from the peers.
     if !setup_peers() {
-        return t.check(false);
+        return t.check("the pinned peers installed", false);
     }
     let dir = env::temp_dir().join(format!("sillage-e2e-{}", std::process::id()));
     let _ = fs::create_dir_all(&dir);
