@@ -1,24 +1,18 @@
 //! `sillage-collector`: see the library docs and collector/README.md.
 
 use std::io::Write;
+use std::net::SocketAddr;
 
-use sillage_collector::{app, parse_args, AppState, USAGE};
+use clap::Parser;
+use sillage_collector::cli::Cli;
+use sillage_collector::{app, AppState};
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return;
-    }
-    let cli = match parse_args(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("sillage-collector: {e}\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
-    for (what, dir) in [("--www", &cli.options.www), ("--sdk", &cli.options.sdk)] {
+    // --help and --version print to stdout and exit 0; a bad flag exits 2.
+    let cli = Cli::parse();
+    let (addr, options) = cli.serve_args().into_options();
+    for (what, dir) in [("--www", &options.www), ("--sdk", &options.sdk)] {
         if !dir.is_dir() {
             eprintln!(
                 "sillage-collector: warning: {what} {} is not a directory",
@@ -26,27 +20,37 @@ async fn main() {
             );
         }
     }
-    let state = match AppState::open(cli.options.clone()) {
+    if options.admin_token.is_none() {
+        eprintln!(
+            "sillage-collector: no admin token: the read and admin routes answer 401 (set --admin-token or SILLAGE_ADMIN_TOKEN)"
+        );
+    }
+    let state = match AppState::open(options) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("sillage-collector: {e}");
             std::process::exit(1);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(cli.addr).await {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("sillage-collector: cannot listen on {}: {e}", cli.addr);
+            eprintln!("sillage-collector: cannot listen on {addr}: {e}");
             std::process::exit(1);
         }
     };
     let addr = listener.local_addr().expect("bound address");
+    let background = state.start_background();
     println!("sillage-collector listening on http://{addr}");
     let _ = std::io::stdout().flush();
-    let served = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown())
-        .await;
+    let served = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await;
     // In-flight requests have finished: every acknowledged event is committed.
+    background.stop().await;
     state.checkpoint();
     if let Err(e) = served {
         eprintln!("sillage-collector: {e}");
