@@ -111,7 +111,8 @@ pub fn origin_allowed(origins: &[String], headers: &HeaderMap) -> Result<(), Str
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let own = origin
         .split_once("://")
-        .is_some_and(|(_, authority)| Some(authority) == host);
+        .zip(host)
+        .is_some_and(|((_, authority), host)| authority.eq_ignore_ascii_case(host));
     if own {
         Ok(())
     } else {

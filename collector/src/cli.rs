@@ -107,11 +107,11 @@ pub struct ServeArgs {
 
     /// Requests per second one client address may make to the ingestion
     /// routes, sustained (0 turns the limit off)
-    #[arg(long, value_name = "N", default_value_t = 50.0)]
+    #[arg(long, value_name = "N", default_value_t = 50.0, value_parser = parse_rate)]
     pub rate_limit: f64,
 
     /// Requests one client address may make at once after a quiet spell
-    #[arg(long, value_name = "N", default_value_t = 200.0)]
+    #[arg(long, value_name = "N", default_value_t = 200.0, value_parser = parse_rate)]
     pub rate_burst: f64,
 
     /// Take the client address from this header's last entry (set by the
@@ -195,7 +195,16 @@ pub fn parse_origin(s: &str) -> Result<String, String> {
             "{s:?} is not an origin (expected http(s)://host[:port] with no path, or *)"
         ));
     }
-    Ok(s.into())
+    // Browsers send origins in lower case.
+    Ok(s.to_ascii_lowercase())
+}
+
+/// A rate: a finite number, 0 or more.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r >= 0.0)
+        .ok_or_else(|| format!("{s:?} is not a number of requests, 0 or more"))
 }
 
 /// An admin token: at least 16 visible ASCII characters.

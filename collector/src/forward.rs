@@ -5,11 +5,12 @@
 //! after a 2xx. So an acknowledged event is never lost (the queue is in
 //! SQLite), and an event is sent again only if no 2xx was seen for it.
 //!
-//! - Network errors, timeouts, 408, 429, 5xx, and 401/403/3xx (a
-//!   configuration problem that must not drop data) are retried with
-//!   exponential backoff (equal jitter) honouring `Retry-After`.
-//! - Any other 4xx refuses the content: the batch is halved until the
+//! - 400, 413 and 422 refuse the content: the batch is halved until the
 //!   refused event is alone, which is then recorded in `forward_failed`.
+//! - Anything else (network errors, timeouts, 408, 429, 5xx, and the
+//!   statuses of a configuration problem, 401, 403, 404, 3xx, which must not
+//!   drop data) is retried with exponential backoff (equal jitter)
+//!   honouring `Retry-After`.
 //! - Duplicates are not forwarded: only events that were new to this
 //!   collector are queued.
 //! - Each forwarded event carries a `sentAt` shifted by the time it waited
@@ -109,12 +110,14 @@ pub enum Verdict {
     Refused,
 }
 
-/// The verdict for an upstream status.
+/// The verdict for an upstream status: only 400, 413 and 422 say that the
+/// content is at fault. Every other failure (401, 403, 404, 405: a wrong
+/// URL or key; 408, 429, 5xx: the upstream's trouble) is retried, so a
+/// configuration mistake delays events but never drops them.
 pub fn verdict(status: u16) -> Verdict {
     match status {
         200..=299 => Verdict::Done,
-        401 | 403 | 408 | 429 => Verdict::Retry,
-        400..=499 => Verdict::Refused,
+        400 | 413 | 422 => Verdict::Refused,
         _ => Verdict::Retry,
     }
 }

@@ -1,6 +1,7 @@
 //! The ingestion routes: `POST /v1/batch` (and `/v1/b`) and `POST /v1/forget`.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -38,6 +39,19 @@ fn read_json(
     Ok(value)
 }
 
+/// The body, or the refusal of one too large to read (413, in the same
+/// JSON form as every other error).
+fn body_or_refusal(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Rejection> {
+    body.map_err(|e| Rejection {
+        status: e.status(),
+        message: if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("body: more than {} bytes", batch::MAX_BODY)
+        } else {
+            format!("body: {}", e.body_text())
+        },
+    })
+}
+
 fn refuse(state: &AppState, r: Rejection) -> Response {
     let stats = &state.inner.stats;
     count(
@@ -57,10 +71,14 @@ pub async fn batch(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let stats = &state.inner.stats;
     count(&stats.requests, 1);
+    let body = match body_or_refusal(body) {
+        Ok(b) => b,
+        Err(r) => return refuse(&state, r),
+    };
     count(&stats.bytes_received, body.len() as u64);
     let fault = if state.options.faults {
         state.inner.faults.take()
@@ -149,9 +167,13 @@ pub async fn forget(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     count(&state.inner.stats.forget_requests, 1);
+    let body = match body_or_refusal(body) {
+        Ok(b) => b,
+        Err(r) => return refuse(&state, r),
+    };
     let parsed = match read_json(&state, &uri, &headers, &body) {
         Ok(v) => v,
         Err(r) => return refuse(&state, r),

@@ -307,7 +307,9 @@ pub fn app(state: AppState) -> Router {
                 .expose_headers(exposed),
         );
     }
-    // Reading and administration: the admin token, and no CORS at all.
+    // Reading and administration: the admin token, and no CORS at all. Every
+    // read route belongs here (the journey report's `/report` and
+    // `/v1/report` too).
     let mut admin = Router::new()
         .route("/v1/events", get(read::events))
         .route("/v1/stats", get(read::stats))

@@ -40,6 +40,9 @@ async fn main() {
         }
     };
     let addr = listener.local_addr().expect("bound address");
+    // Listen for the signals before saying where we listen: a harness may
+    // send SIGTERM as soon as it reads that line.
+    let stop = shutdown();
     let background = state.start_background();
     println!("sillage-collector listening on http://{addr}");
     let _ = std::io::stdout().flush();
@@ -47,7 +50,7 @@ async fn main() {
         listener,
         app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown())
+    .with_graceful_shutdown(stop)
     .await;
     // In-flight requests have finished: every acknowledged event is committed.
     background.stop().await;
@@ -60,24 +63,31 @@ async fn main() {
     let _ = writeln!(std::io::stdout(), "sillage-collector stopped");
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when
+/// this is called, not when the future is first polled.
+fn shutdown() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (int, term) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {},
+                        _ = term.recv() => {},
+                    }
+                }
+                _ => {
+                    eprintln!("sillage-collector: cannot listen for signals; Ctrl-C may not stop it gracefully");
+                    std::future::pending::<()>().await
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

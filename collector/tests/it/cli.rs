@@ -93,6 +93,54 @@ fn the_binary_serves_and_keeps_acknowledged_events_across_sigterm() {
 }
 
 #[test]
+fn the_relay_queue_survives_a_shutdown_during_an_upstream_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("e.db");
+    // Nothing listens on the upstream's port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{closed}/v1/batch");
+    let mut server = Server::start(&db, &["--forward", &url]);
+    let (status, _) = http(
+        &server.addr,
+        "POST",
+        "/v1/batch",
+        "",
+        &batch(&["q1", "q2", "q3"]),
+    );
+    assert_eq!(status, 200);
+    let auth = format!("Authorization: Bearer {TOKEN}\r\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !http(&server.addr, "GET", "/v1/stats", &auth, "")
+        .1
+        .contains("\"forwardRetries\":2")
+    {
+        assert!(std::time::Instant::now() < deadline, "the relay retries");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SIGTERM while the relay waits to retry: a clean exit, the queue kept.
+    assert!(server.stop().success());
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM forward_queue", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn a_sigterm_as_soon_as_the_address_is_printed_is_graceful() {
+    // A harness stops the collector as soon as it has read the first line:
+    // the signal handlers must be in place by then.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        let mut server = Server::start(&dir.path().join("e.db"), &[]);
+        assert!(server.stop().success(), "round {i}");
+    }
+}
+
+#[test]
 fn the_binary_rate_limits_by_the_tcp_peer_address() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(
@@ -197,6 +245,14 @@ fn bad_arguments_exit_2_naming_them() {
         ),
         (&["--forward-write-key", "k"], "--forward <URL>"),
         (&["bogus"], "unrecognized subcommand 'bogus'"),
+        (
+            &["--rate-limit=-1"],
+            "\"-1\" is not a number of requests, 0 or more",
+        ),
+        (
+            &["--rate-burst", "inf"],
+            "\"inf\" is not a number of requests, 0 or more",
+        ),
     ];
     for (args, want) in cases {
         let out = run(args);
@@ -229,7 +285,7 @@ fn the_flags_become_options() {
     // serve is the default subcommand; --allow-origin is --origins; lists
     // may be comma-separated.
     for args in [
-        &["serve", "--origins", "https://a.example,https://b.example"][..],
+        &["serve", "--origins", "https://A.example,https://b.example"][..],
         &[
             "--allow-origin",
             "https://a.example",

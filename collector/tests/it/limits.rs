@@ -16,7 +16,15 @@ async fn bodies_above_512_kb_get_413() {
     let e = Env::new();
     let pad = "x".repeat(MAX_BODY);
     let a = post(&e, format!("{{\"batch\":[],\"pad\":\"{pad}\"}}")).await;
-    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        (a.status, a.error().as_str()),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body: more than 524288 bytes"
+        )
+    );
+    let forget = post_req("/v1/forget", "text/plain", "x".repeat(MAX_BODY + 1));
+    assert_eq!(call(&e, forget).await.status, StatusCode::PAYLOAD_TOO_LARGE);
     // Just under the limit is read (and judged on its shape, not its size).
     let pad = "x".repeat(MAX_BODY - 100);
     let a = post(&e, format!("{{\"batch\":[],\"pad\":\"{pad}\"}}")).await;

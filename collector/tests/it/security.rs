@@ -72,6 +72,7 @@ async fn origins_limit_ingestion_to_the_listed_origins_and_the_collectors_own() 
         ),
         // A page of the collector's own origin (the demo store).
         (Some("http://collect.example"), StatusCode::OK, None),
+        (Some("https://Collect.Example"), StatusCode::OK, None),
         // Not a browser: a server sends no Origin.
         (None, StatusCode::OK, None),
         (Some("https://evil.example"), StatusCode::FORBIDDEN, None),
@@ -109,7 +110,7 @@ async fn origins_limit_ingestion_to_the_listed_origins_and_the_collectors_own() 
     }
     assert_eq!(
         e.ids(),
-        ["o0", "o1", "o2"],
+        ["o0", "o1", "o2", "o3"],
         "nothing stored from other origins"
     );
     // Preflights: only the listed origin is allowed.
