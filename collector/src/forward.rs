@@ -320,14 +320,7 @@ pub async fn run(state: AppState, opts: ForwardOptions, mut stop: watch::Receive
         if *stop.borrow() {
             return;
         }
-        let inner = state.inner.clone();
-        let rows = tokio::task::spawn_blocking(move || {
-            let db = inner.reader.lock().unwrap_or_else(|e| e.into_inner());
-            db::queued(&db, UPSTREAM_MAX_EVENTS).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r);
+        let rows = state.read(|db| db::queued(db, UPSTREAM_MAX_EVENTS)).await;
         let out = match rows {
             Err(e) => {
                 eprintln!("sillage-collector: forward: cannot read the queue: {e}");
@@ -350,10 +343,11 @@ pub async fn run(state: AppState, opts: ForwardOptions, mut stop: watch::Receive
         let what = &answer.what;
         match answer.status.map_or(Verdict::Retry, verdict) {
             Verdict::Done => {
+                // Counted when acknowledged, before the queue shows it.
+                stats.forwarded.fetch_add(n as u64, Ordering::Relaxed);
                 if let Err(e) = unqueue(&state, out.seqs, None).await {
                     eprintln!("sillage-collector: forward: cannot update the queue: {e}");
                 }
-                stats.forwarded.fetch_add(n as u64, Ordering::Relaxed);
                 attempt = 0;
                 limit = (limit * 2).min(UPSTREAM_MAX_EVENTS);
             }
@@ -406,13 +400,11 @@ async fn unqueue(
     seqs: Vec<i64>,
     failure: Option<(u16, String)>,
 ) -> Result<(), String> {
-    let inner = state.inner.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut db = inner.db.lock().unwrap_or_else(|e| e.into_inner());
-        let at = iso8601(now_ms());
-        let failure = failure.as_ref().map(|(s, e)| (*s, e.as_str(), at.as_str()));
-        db::unqueue(&mut db, &seqs, failure).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    state
+        .write(move |db| {
+            let at = iso8601(now_ms());
+            let failure = failure.as_ref().map(|(s, e)| (*s, e.as_str(), at.as_str()));
+            db::unqueue(db, &seqs, failure)
+        })
+        .await
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::batch::{self, Rejection};
 use crate::db::{self, Person};
-use crate::{blocking, count, faults, now_iso, AppState, EventCount};
+use crate::{count, faults, now_iso, storage_error, AppState, EventCount};
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
@@ -99,20 +99,16 @@ pub async fn batch(
         Ok(events) => events.len(),
         Err(m) => return refuse(&state, Rejection::bad(m)),
     };
-    let inner = state.inner.clone();
     let forward = state.options.forward.is_some();
-    let stored = blocking(move || {
-        let mut db = inner
-            .db
-            .lock()
-            .map_err(|_| "database lock poisoned".to_string())?;
-        let events = parsed["batch"].as_array().map_or(&[][..], Vec::as_slice);
-        db::store(&mut db, &parsed, events, &now_iso(), forward).map_err(|e| e.to_string())
-    })
-    .await;
+    let stored = state
+        .write(move |db| {
+            let events = parsed["batch"].as_array().map_or(&[][..], Vec::as_slice);
+            db::store(db, &parsed, events, &now_iso(), forward)
+        })
+        .await;
     let (inserted, duplicates) = match stored {
         Ok(v) => v,
-        Err(res) => return res,
+        Err(e) => return storage_error(e),
     };
     // Committed: from here on the events are safe, and may be acknowledged.
     if forward && inserted > 0 {
@@ -182,17 +178,9 @@ pub async fn forget(
         Ok(id) => id,
         Err(m) => return refuse(&state, Rejection::bad(m)),
     };
-    let inner = state.inner.clone();
-    let deleted = blocking(move || {
-        let mut db = inner
-            .db
-            .lock()
-            .map_err(|_| "database lock poisoned".to_string())?;
-        db::delete_person(&mut db, &Person::Anonymous(id)).map_err(|e| e.to_string())
-    })
-    .await;
-    match deleted {
+    let who = Person::Anonymous(id);
+    match state.write(move |db| db::delete_person(db, &who)).await {
         Ok(_) => (StatusCode::ACCEPTED, Json(json!({"ok": true}))).into_response(),
-        Err(res) => res,
+        Err(e) => storage_error(e),
     }
 }

@@ -192,17 +192,10 @@ impl AppState {
         let cutoff = sillage::core::time::iso8601(cutoff_ms);
         let mut total = 0;
         loop {
-            let inner = self.inner.clone();
             let cutoff = cutoff.clone();
-            let n = tokio::task::spawn_blocking(move || {
-                let mut db = inner
-                    .db
-                    .lock()
-                    .map_err(|_| "database lock poisoned".to_string())?;
-                db::delete_older(&mut db, &cutoff, 5_000).map_err(|e| e.to_string())
-            })
-            .await
-            .map_err(|e| e.to_string())??;
+            let n = self
+                .write(move |db| db::delete_older(db, &cutoff, 5_000))
+                .await?;
             total += n;
             if n == 0 {
                 return Ok(total);
@@ -401,20 +394,41 @@ fn now_iso() -> String {
     sillage::core::time::iso8601(now_ms())
 }
 
-/// Runs blocking database work off the async threads; a failure is a 500.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("storage: {e}"),
-        )),
-        Err(e) => Err(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("storage: {e}"),
-        )),
+/// The answer to a database failure: 500 naming it.
+fn storage_error(e: String) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, format!("storage: {e}"))
+}
+
+/// Runs `f` on a connection, off the async threads. A poisoned lock is
+/// taken anyway: a transaction that a panic interrupted was rolled back.
+async fn on<T: Send + 'static>(
+    conn: fn(&Inner) -> &Mutex<Connection>,
+    inner: Arc<Inner>,
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(move || {
+        let mut db = conn(&inner).lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut db).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+impl AppState {
+    /// Runs `f` on the reader connection (never waits for the writer).
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, String> {
+        on(|i| &i.reader, self.inner.clone(), move |db| f(db)).await
+    }
+
+    /// Runs `f` on the one writer connection.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, String> {
+        on(|i| &i.db, self.inner.clone(), f).await
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::auth::{param, query};
 use crate::db::{self, Filters, Person};
-use crate::{blocking, error, faults::FaultSpec, AppState};
+use crate::{error, faults::FaultSpec, storage_error, AppState};
 
 /// The header a visitor presents their anonymousId in to read their own
 /// events.
@@ -60,18 +60,9 @@ pub async fn events(State(state): State<AppState>, uri: Uri) -> Response {
         .iter()
         .filter_map(|(p, column)| param(&pairs, p).map(|v| (*column, v.to_string())))
         .collect();
-    let inner = state.inner.clone();
-    match blocking(move || {
-        let db = inner
-            .reader
-            .lock()
-            .map_err(|_| "lock poisoned".to_string())?;
-        db::events(&db, &filters, n).map_err(|e| e.to_string())
-    })
-    .await
-    {
+    match state.read(move |db| db::events(db, &filters, n)).await {
         Ok(events) => events_response(events),
-        Err(res) => res,
+        Err(e) => storage_error(e),
     }
 }
 
@@ -80,18 +71,9 @@ pub async fn stats(State(state): State<AppState>, uri: Uri) -> Response {
     if let Err(m) = query(&uri, &[]) {
         return bad(m);
     }
-    let inner = state.inner.clone();
-    let (pending, failed) = match blocking(move || {
-        let db = inner
-            .reader
-            .lock()
-            .map_err(|_| "lock poisoned".to_string())?;
-        db::forward_counts(&db).map_err(|e| e.to_string())
-    })
-    .await
-    {
+    let (pending, failed) = match state.read(db::forward_counts).await {
         Ok(c) => c,
-        Err(res) => return res,
+        Err(e) => return storage_error(e),
     };
     let s = &state.inner.stats;
     let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -138,16 +120,7 @@ pub async fn export(State(state): State<AppState>, uri: Uri) -> Response {
         Ok(p) => p,
         Err(m) => return error(StatusCode::BAD_REQUEST, format!("query: {m}")),
     };
-    let inner = state.inner.clone();
-    match blocking(move || {
-        let db = inner
-            .reader
-            .lock()
-            .map_err(|_| "lock poisoned".to_string())?;
-        db::export(&db, &who).map_err(|e| e.to_string())
-    })
-    .await
-    {
+    match state.read(move |db| db::export(db, &who)).await {
         Ok(body) => (
             [
                 (header::CONTENT_TYPE, "application/x-ndjson"),
@@ -160,7 +133,7 @@ pub async fn export(State(state): State<AppState>, uri: Uri) -> Response {
             Body::from(body),
         )
             .into_response(),
-        Err(res) => res,
+        Err(e) => storage_error(e),
     }
 }
 
@@ -196,15 +169,9 @@ pub async fn admin_forget(State(state): State<AppState>, uri: Uri, body: Bytes) 
         Ok(p) => p,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
-    let inner = state.inner.clone();
-    match blocking(move || {
-        let mut db = inner.db.lock().map_err(|_| "lock poisoned".to_string())?;
-        db::delete_person(&mut db, &who).map_err(|e| e.to_string())
-    })
-    .await
-    {
+    match state.write(move |db| db::delete_person(db, &who)).await {
         Ok(n) => Json(json!({"ok": true, "deleted": n})).into_response(),
-        Err(res) => res,
+        Err(e) => storage_error(e),
     }
 }
 
@@ -254,18 +221,10 @@ pub async fn me_events(State(state): State<AppState>, uri: Uri, headers: HeaderM
             ),
             Some(v) => v.to_string(),
         };
-    let inner = state.inner.clone();
-    let mut res = match blocking(move || {
-        let db = inner
-            .reader
-            .lock()
-            .map_err(|_| "lock poisoned".to_string())?;
-        db::events(&db, &vec![("anonymous_id", id)], n).map_err(|e| e.to_string())
-    })
-    .await
-    {
+    let filters = vec![("anonymous_id", id)];
+    let mut res = match state.read(move |db| db::events(db, &filters, n)).await {
         Ok(events) => events_response(events),
-        Err(res) => res,
+        Err(e) => storage_error(e),
     };
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
