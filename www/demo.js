@@ -35,13 +35,25 @@
     return td;
   }
 
+  // What the collector stored for this visitor, through the visitor view
+  // (GET /v1/me/events): the collector answers with the events of the
+  // anonymousId presented in the Sillage-Anonymous-Id header, and of no
+  // other. That id is a random UUID only this browser holds.
   function refresh() {
     var me = localStorage.getItem('sillage.anonymousId');
+    var status = document.getElementById('events-status');
     document.getElementById('who').textContent = me ? '(anonymousId ' + me + ')' : '';
-    fetch('/v1/events?limit=1000').then(function (r) { return r.json(); }).then(function (data) {
+    if (!me) return;
+    fetch('/v1/me/events?limit=15', { headers: { 'Sillage-Anonymous-Id': me } }).then(function (r) {
+      return r.json().then(function (data) {
+        if (!r.ok) throw new Error(data.error || 'HTTP ' + r.status);
+        return data;
+      });
+    }).then(function (data) {
+      status.textContent = '';
       var body = document.getElementById('events');
       body.textContent = '';
-      data.events.filter(function (e) { return e.anonymousId === me; }).slice(-15).reverse().forEach(function (e) {
+      data.events.slice().reverse().forEach(function (e) {
         var tr = document.createElement('tr');
         tr.appendChild(cell(e.receivedAt || ''));
         tr.appendChild(cell(e.type));
@@ -49,7 +61,7 @@
         tr.appendChild(cell(JSON.stringify(e.properties || e.traits || {})));
         body.appendChild(tr);
       });
-    }).catch(function () {});
+    }).catch(function (err) { status.textContent = 'Cannot show what the collector stored: ' + err.message; });
   }
   refresh();
   setInterval(refresh, 2000);

@@ -1,6 +1,7 @@
 // Browser benchmarks, run by `cargo xtask bench` against a collector it
-// started (argv[2] = base URL). Prints one JSON object. Numbers from a shared,
-// noisy 2-core machine: read them as orders of magnitude, not as a gate.
+// started (argv[2] = base URL; its admin token in SILLAGE_ADMIN_TOKEN, for
+// /v1/stats). Prints one JSON object. Numbers from a shared, noisy 2-core
+// machine: read them as orders of magnitude, not as a gate.
 import { chromium } from 'playwright-core';
 
 const base = process.argv[2];
@@ -8,7 +9,11 @@ const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
 });
-const stats = async () => (await fetch(`${base}/v1/stats`)).json();
+const stats = async () => {
+  const res = await fetch(`${base}/v1/stats`, { headers: { Authorization: `Bearer ${process.env.SILLAGE_ADMIN_TOKEN}` } });
+  if (!res.ok) throw new Error(`GET /v1/stats: ${res.status} ${await res.text()}`);
+  return res.json();
+};
 const result = {};
 
 async function freshPage(blockStorage = false) {

@@ -2,17 +2,20 @@
 // fault injection (`--faults`): outages, offline, unload, many tabs, blocked
 // storage, Retry-After.
 import { test, expect, type APIRequestContext, type Page } from '@playwright/test';
-import { anonymousId, sql, storedRows, watchErrors } from './helpers';
+import { adminHeaders, anonymousId, sql, storedRows, watchErrors } from './helpers';
 
 async function fault(request: APIRequestContext, spec: object | null) {
+  const headers = adminHeaders();
   const res = spec
-    ? await request.post('/v1/faults', { data: spec })
-    : await request.delete('/v1/faults');
+    ? await request.post('/v1/faults', { data: spec, headers })
+    : await request.delete('/v1/faults', { headers });
   expect(res.ok()).toBeTruthy();
 }
 
 async function stats(request: APIRequestContext) {
-  return (await request.get('/v1/stats')).json();
+  const res = await request.get('/v1/stats', { headers: adminHeaders() });
+  expect(res.ok()).toBeTruthy();
+  return res.json();
 }
 
 async function ready(page: Page) {
@@ -187,6 +190,8 @@ test('429 with Retry-After: 3 is honoured', async ({ page, request }) => {
       timeout: 15_000,
     })
     .toBe(1);
+  // The row can be in SQLite before Playwright has seen the answer: wait for it.
+  await expect.poll(() => posts.length).toBe(2);
   expect(posts.map((p) => p.status)).toEqual([429, 200]);
   // Retry-After is a floor: the retry never comes sooner (a loaded machine
   // only makes it later, so there is no ceiling to race).

@@ -6,6 +6,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, type Page } from '@playwright/test';
 
+/**
+ * The headers of the collector's read and admin routes (`/v1/stats`,
+ * `/v1/faults`, ...): the Bearer admin token that `cargo xtask` generated for
+ * this run and passed in `SILLAGE_ADMIN_TOKEN`.
+ */
+export function adminHeaders(): Record<string, string> {
+  const token = process.env.SILLAGE_ADMIN_TOKEN;
+  if (!token) throw new Error('SILLAGE_ADMIN_TOKEN is not set: run the e2e tests through `cargo xtask e2e`');
+  return { Authorization: `Bearer ${token}` };
+}
+
 /** Rows of a read-only SQL query on the collector's SQLite file (via Python's sqlite3). */
 export function sql(query: string, params: (string | number)[] = []): Record<string, unknown>[] {
   const db = process.env.SILLAGE_DB;

@@ -10,14 +10,16 @@
 //!   the pieces on their own.
 //! - `cargo xtask e2e [ARGS]`: build, then only the Playwright specs (ARGS go
 //!   to Playwright, e.g. a file or `-g "title"`), for quick iteration.
-//! - `cargo xtask bench [--peers]`: native benchmarks (release build), the
-//!   same core workloads compiled to wasm in Chromium (`tests/wasm_bench.rs`),
-//!   and browser benchmarks of the whole SDK against a collector
-//!   (`tests/bench/browser.mjs`); with `--peers`, also Sillage side by side
-//!   with Segment, PostHog, Snowplow and GrowthBook (`tests/bench/peers.mjs`,
-//!   the peers pinned in `tests/bench/peers/`), then `BENCHMARKS.md` is
-//!   written from all of it (`tests/bench/report.mjs`). It prints figures, it
-//!   never fails on them (the machines are shared and noisy).
+//! - `cargo xtask bench [--peers]`: native benchmarks (release build, the
+//!   collector's ingestion among them: `collector/examples/ingest_bench.rs`),
+//!   the same core workloads compiled to wasm in Chromium
+//!   (`tests/wasm_bench.rs`), and browser benchmarks of the whole SDK against
+//!   a collector (`tests/bench/browser.mjs`); with `--peers`, also Sillage side
+//!   by side with Segment, PostHog, Snowplow and GrowthBook
+//!   (`tests/bench/peers.mjs`, the peers pinned in `tests/bench/peers/`), then
+//!   `BENCHMARKS.md` is written from all of it (`tests/bench/report.mjs`). It
+//!   prints figures, it never fails on them (the machines are shared and
+//!   noisy).
 //!
 //! Every install step is idempotent: it checks first and skips what is there.
 //! Nothing here downloads a prebuilt binary (the machines only reach package
@@ -291,6 +293,23 @@ fn build_sdk() -> bool {
     };
     minify("www/sillage.js", "sillage.js", false)
         && minify("pkg/sillage.js", "sillage_glue.js", true)
+        && precompress(sdk)
+}
+
+/// The files of the SDK that are served, and compressed beside themselves.
+const SDK_FILES: [&str; 3] = ["sillage.js", "sillage_glue.js", "sillage_bg.wasm"];
+
+/// Writes `F.br` (quality 11) and `F.gz` (level 9) beside each SDK file with
+/// Node's zlib, so the collector serves them precompressed. Always rewritten:
+/// a stale `.br` beside a new file would serve the old SDK.
+fn precompress(sdk: &Path) -> bool {
+    let script = "const z=require('zlib'),fs=require('fs');for(const f of process.argv.slice(1)){const b=fs.readFileSync(f);fs.writeFileSync(f+'.gz',z.gzipSync(b,{level:9}));fs.writeFileSync(f+'.br',z.brotliCompressSync(b,{params:{[z.constants.BROTLI_PARAM_QUALITY]:11}}))}";
+    let mut cmd = Command::new("node");
+    cmd.args(["-e", script]);
+    for f in SDK_FILES {
+        cmd.arg(sdk.join(f));
+    }
+    run(&mut cmd)
 }
 
 fn collector_bin() -> PathBuf {
@@ -298,6 +317,17 @@ fn collector_bin() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target"));
     dir.join("debug/sillage-collector")
+}
+
+/// A random admin token for a collector this pipeline starts: 32 bytes
+/// from the system's random source, in hex.
+fn admin_token() -> Option<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn build_collector() -> bool {
@@ -323,13 +353,33 @@ fn demo(args: &[String]) -> bool {
     if !(setup(false) && build_sdk() && build_collector()) {
         return false;
     }
+    // The admin token of the read routes: the one in the environment, or a
+    // new one. It reaches the collector through its environment (not its
+    // command line, which other users of the machine can read).
+    let Some(token) = env::var("SILLAGE_ADMIN_TOKEN").ok().or_else(admin_token) else {
+        say("cannot read /dev/urandom for an admin token (set SILLAGE_ADMIN_TOKEN)");
+        return false;
+    };
     say(&format!(
         "demo store: http://{addr}/  (events are stored in {db}; Ctrl-C stops)"
     ));
+    say(&format!("admin token: {token}"));
+    say(&format!(
+        "    curl -H 'Authorization: Bearer {token}' http://{addr}/v1/stats"
+    ));
     let mut cmd = Command::new(collector_bin());
     cmd.args([
-        "--addr", &addr, "--db", &db, "--www", "www", "--sdk", SDK_DIR,
-    ]);
+        "--addr",
+        &addr,
+        "--db",
+        &db,
+        "--www",
+        "www",
+        "--sdk",
+        SDK_DIR,
+        "--visitor-view",
+    ])
+    .env("SILLAGE_ADMIN_TOKEN", &token);
     // Become the collector: Ctrl-C then reaches it directly and it shuts down
     // gracefully, keeping every acknowledged event.
     #[cfg(unix)]
@@ -757,18 +807,24 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// A collector for the e2e tests and the benchmarks: fault injection and
+/// the visitor view on, a random admin token (in its environment, and in
+/// the tests' as `SILLAGE_ADMIN_TOKEN`).
 struct Collector {
     child: Child,
     base: String,
+    token: String,
 }
 
 impl Collector {
     fn start(db: &Path) -> Option<Collector> {
+        let token = admin_token()?;
         let mut child = Command::new(collector_bin())
             .args([
                 "--addr",
                 "127.0.0.1:0",
                 "--faults",
+                "--visitor-view",
                 "--www",
                 "www",
                 "--sdk",
@@ -776,6 +832,7 @@ impl Collector {
                 "--db",
             ])
             .arg(db)
+            .env("SILLAGE_ADMIN_TOKEN", &token)
             .stdout(Stdio::piped())
             .spawn()
             .ok()?;
@@ -788,7 +845,7 @@ impl Collector {
             .strip_prefix("sillage-collector listening on ")?
             .trim_end_matches('/')
             .to_string();
-        Some(Collector { child, base })
+        Some(Collector { child, base, token })
     }
 
     fn stop(mut self) -> Option<ExitStatus> {
@@ -827,6 +884,7 @@ fn e2e(t: &mut Tally, extra: &[String]) -> bool {
             ])
             .args(extra)
             .env("SILLAGE_BASE_URL", &collector.base)
+            .env("SILLAGE_ADMIN_TOKEN", &collector.token)
             .env("SILLAGE_DB", &db),
     );
     let stopped = collector.stop().is_some_and(|s| s.success());
@@ -913,6 +971,16 @@ fn bench(args: &[String]) -> bool {
             &mut lines,
         );
     }
+    // The collector's ingestion: 10,000 events in batches of 20 over loopback.
+    native &= run(Command::new("cargo").args([
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "sillage-collector",
+        "--example",
+        "ingest_bench",
+    ]));
     // The same condition and decision workloads compiled to wasm, in Chromium
     // (release build; `--nocapture` shows their console lines).
     let wasm = run_tee(
@@ -948,6 +1016,7 @@ fn bench(args: &[String]) -> bool {
     };
     let browser = Command::new("node")
         .args(["tests/bench/browser.mjs", &collector.base])
+        .env("SILLAGE_ADMIN_TOKEN", &collector.token)
         .output();
     collector.stop();
     let _ = fs::remove_dir_all(&dir);
@@ -1019,7 +1088,7 @@ struct SizeReport {
 /// (compressed by Node's zlib, which every machine here has) and checks the
 /// gzip total against `size-budget.json` and the loader against its 1 KB.
 fn size_report() -> Option<SizeReport> {
-    let files = ["sillage.js", "sillage_glue.js", "sillage_bg.wasm"];
+    let files = SDK_FILES;
     let paths: Vec<String> = files.iter().map(|f| format!("{SDK_DIR}/{f}")).collect();
     if let Some(missing) = paths.iter().find(|p| !Path::new(p).exists()) {
         say(&format!(

@@ -32,16 +32,6 @@ pub const FIXTURE_USAGE: &str =
   --write-config writes the Sillage config its experiments run with (for
   `report --config`).";
 
-/// Runs `report` or `fixture` when `args` start with one (`None` otherwise):
-/// `main` calls it first and exits with the code.
-pub fn dispatch(args: &[String]) -> Option<i32> {
-    match args.first().map(String::as_str) {
-        Some("report") => Some(report(&args[1..])),
-        Some("fixture") => Some(fixture_cmd(&args[1..])),
-        _ => None,
-    }
-}
-
 fn flags<'a>(args: &'a [String], known: &[&str]) -> Result<Vec<(&'a str, &'a str)>, String> {
     let mut out = Vec::new();
     let mut it = args.iter();
