@@ -1,7 +1,20 @@
 //! Browser tests of the web shell, run in headless Chromium by
 //! wasm-bindgen-test (`cargo xtask test`, step 5). They drive the exported
 //! API the way the loader and a page do, and look at what the shell stored.
+// Tests: the size rules of clippy.toml are for code that ships in the wasm.
+#![allow(
+    clippy::disallowed_macros,
+    clippy::disallowed_methods,
+    clippy::disallowed_types
+)]
 #![cfg(target_arch = "wasm32")]
+
+// Personalization runs in the same wasm here: the personalization module is
+// linked in (`bundled`) behind the same JSON interface as in the page.
+#[cfg(not(feature = "bundled"))]
+compile_error!(
+    "the browser tests need the personalization module: run them with --features bundled"
+);
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use sillage::web::{self, ANONYMOUS_ID_KEY};
@@ -106,7 +119,7 @@ impl Drop for Warnings {
 }
 
 fn is_uuid(s: &str) -> bool {
-    sillage::core::event::is_uuid(s)
+    sillage_core::track::event::is_uuid(s)
 }
 
 #[path = "browser/conformance.rs"]
@@ -252,6 +265,9 @@ async fn forget_erases_the_visitor_from_the_device() {
     assert_ne!(before, after);
     assert!(pending.is_empty(), "unsent events are erased too");
     assert_eq!(storage().get_item(web::USER_ID_KEY).unwrap(), None);
+    // The device holds nothing until the new visitor's first event.
+    assert_eq!(storage().get_item(ANONYMOUS_ID_KEY).unwrap(), None);
+    web::track("After".into(), JsValue::UNDEFINED);
     assert_eq!(
         storage().get_item(ANONYMOUS_ID_KEY).unwrap().as_deref(),
         Some(after.as_str())
@@ -833,4 +849,54 @@ async fn a_navigation_while_the_config_loads_comes_after_the_landing() {
     history()
         .replace_state_with_url(&JsValue::NULL, "", Some(&start))
         .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn calls_made_from_page_code_the_sdk_runs_are_queued_and_handled_in_order() {
+    reload(true);
+    // A ready callback runs while the SDK applies its effects; what it calls
+    // is queued, never dropped, and handled before `boot` returns.
+    let flushed = Array::new();
+    let inside = Closure::<dyn FnMut()>::new({
+        let flushed = flushed.clone();
+        move || {
+            web::track("Inside Ready".into(), JsValue::UNDEFINED);
+            flushed.push(&web::flush());
+            web::track("Inside Ready Again".into(), JsValue::UNDEFINED);
+        }
+    });
+    web::ready(inside.as_ref().clone());
+    inside.forget();
+    web::boot(obj(&[("config", obj(&[("version", 1.into())]))]));
+    let names: Vec<String> = events()
+        .iter()
+        .filter_map(|e| e["event"].as_str().map(String::from))
+        .collect();
+    assert_eq!(names, ["Inside Ready", "Inside Ready Again"]);
+    // The flush asked for inside the callback settles (no collector: false).
+    assert_eq!(flushed.length(), 1);
+    let p: Promise = flushed.get(0).dyn_into().unwrap();
+    assert_eq!(JsFuture::from(p).await.unwrap(), JsValue::FALSE);
+
+    // A stage listener that records an event: the change first, then its event.
+    let listener = Closure::<dyn FnMut(JsValue)>::new(|_change: JsValue| {
+        web::track("Listener Saw It".into(), JsValue::UNDEFINED);
+    });
+    web::on("stage".into(), listener.as_ref().clone());
+    listener.forget();
+    web::track(
+        "Product Added".into(),
+        obj(&[("product_id", "x".into()), ("price", 10.into())]),
+    );
+    web::track("Checkout Started".into(), obj(&[("value", 10.into())]));
+    let names: Vec<String> = events()
+        .iter()
+        .filter_map(|e| e["event"].as_str().map(String::from))
+        .collect();
+    let change = names.iter().position(|n| n == "Journey Stage Changed");
+    let heard = names.iter().position(|n| n == "Listener Saw It");
+    assert!(
+        change.is_some() && heard.is_some() && change < heard,
+        "{names:?}"
+    );
 }

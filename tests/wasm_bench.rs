@@ -2,9 +2,15 @@
 //! the same workloads as the native examples (`benches/workload.rs`), with
 //! the browser's own `RegExp`, `toLowerCase` and number text. Run by
 //! `cargo xtask bench` (never by `cargo xtask test`: figures, not a gate).
+// Tests: the size rules of clippy.toml are for code that ships in the wasm.
+#![allow(
+    clippy::disallowed_macros,
+    clippy::disallowed_methods,
+    clippy::disallowed_types
+)]
 #![cfg(target_arch = "wasm32")]
 
-#[path = "../benches/workload.rs"]
+#[path = "../core/benches/workload.rs"]
 mod workload;
 
 use sillage::web::BrowserJs;

@@ -13,9 +13,9 @@
 //! name in the stage model. A parser diagnostic that the lint reports too is
 //! printed once, as the warning it is.
 
-use sillage::core::config;
-use sillage::core::lint;
-use sillage::native_js::NativeJs;
+use sillage_core::config;
+use sillage_core::decide::lint;
+use sillage_core::native_js::NativeJs;
 
 /// `sillage check --help`'s exit codes.
 pub const EXIT_CODES: &str = "\

@@ -6,9 +6,9 @@
 //! them (and CI) replay many recorded cases in one process, one answer per line,
 //! where a bad line reports an error and the batch goes on.
 
-use sillage::core::condition::{check_condition, Condition};
-use sillage::core::json::Json;
-use sillage::native_js::NativeJs;
+use sillage_core::decide::condition::{check_condition, Condition};
+use sillage_core::native_js::NativeJs;
+use sillage_core::support::json::Json;
 use std::io::{BufRead, Write};
 
 #[derive(clap::Args)]

@@ -6,13 +6,15 @@
 //! top-level clause of its `when` that failed, with the attribute's value.
 
 use clap::builder::PossibleValuesParser;
-use sillage::core::attributes::{self, Inputs, LocalTime, SessionInfo, DEVICES, STAGES};
-use sillage::core::config;
-use sillage::core::json::Json;
-use sillage::core::lint;
-use sillage::core::rules::{decide, Assignments, Ctx, Preview, Shown, Verdict};
-use sillage::core::touchpoint::{classify, ChannelConfig};
-use sillage::native_js::NativeJs;
+use sillage_core::config;
+use sillage_core::decide::attributes::{self, Inputs, LocalTime, SessionInfo, DEVICES, STAGES};
+use sillage_core::decide::condition::JsHost;
+use sillage_core::decide::explain::Explanation;
+use sillage_core::decide::lint;
+use sillage_core::decide::rules::{decide, Assignments, Ctx, Preview};
+use sillage_core::native_js::NativeJs;
+use sillage_core::support::json::Json;
+use sillage_core::track::touchpoint::{classify, ChannelConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -95,7 +97,7 @@ pub fn run(o: &Args) -> i32 {
     let preview = Preview::from_query(&query, true, &mut warnings);
     let channels = doc
         .get("channels")
-        .map(|c| sillage::core::touchpoint::parse_channels(c, &mut Vec::new()))
+        .map(|c| sillage_core::track::touchpoint::parse_channels(c, &mut Vec::new()))
         .unwrap_or_else(ChannelConfig::default);
     let landing = classify(&o.page, referrer, &channels);
     let index = profile
@@ -103,11 +105,11 @@ pub fn run(o: &Args) -> i32 {
         .and_then(Json::as_f64)
         .unwrap_or(1.0)
         .max(1.0);
-    let days = (now / 86_400_000.0).floor() as i64;
-    let (y, m, d) = sillage::core::time::civil_from_days(days);
-    let date = format!("{y:04}-{m:02}-{d:02}");
+    // The decision's local time is UTC here (the page uses its own zone).
+    let (hour, weekday, date) = sillage_core::support::time::local_time(now, 0.0);
+    let view = sillage_core::profile::view::ProfileView::from_snapshot(&profile);
     let inputs = Inputs {
-        profile: &profile,
+        profile: &view,
         session: Some(SessionInfo {
             index: index as u32,
             pageviews: 1,
@@ -119,8 +121,8 @@ pub fn run(o: &Args) -> i32 {
         referrer,
         device: &o.device,
         time: Some(LocalTime {
-            hour: ((now / 3_600_000.0).floor() as i64).rem_euclid(24) as u8,
-            weekday: (days + 4).rem_euclid(7) as u8,
+            hour,
+            weekday,
             date: &date,
         }),
         consent: &consent,
@@ -158,71 +160,8 @@ pub fn run(o: &Args) -> i32 {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return 0;
     }
-    if decision.slots.is_empty() {
-        println!("no slots: the config has no usable rules");
-    }
-    for s in &decision.slots {
-        let shown = match s.shown {
-            Shown::Default => String::from("the default content"),
-            Shown::Variant(v) => format!("variant \"{v}\" (template {}/{v})", s.slot),
-            Shown::Actions(a) => {
-                format!("{} action{}", a.len(), if a.len() == 1 { "" } else { "s" })
-            }
-        };
-        let by = match (s.forced, s.rule, &s.experiment) {
-            (true, _, _) => String::from(" (forced by --force)"),
-            (_, Some(r), Some(e)) => format!(
-                " by rule {}, experiment {} variation {} \"{}\"{}{}",
-                r.id,
-                e.key,
-                e.variation,
-                e.variation_id,
-                if e.in_holdout {
-                    ", in the holdout"
-                } else if e.variation == 0 {
-                    ", the control"
-                } else {
-                    ""
-                },
-                if e.sticky {
-                    ", sticky"
-                } else {
-                    ", assigned now"
-                }
-            ),
-            (_, Some(r), None) => format!(" by rule {}", r.id),
-            (_, None, _) => String::from(": no rule matched"),
-        };
-        println!("{}: {shown}{by}", s.slot);
-        for r in &s.why {
-            let rule_json = doc
-                .get("rules")
-                .and_then(|rs| rs.as_arr())
-                .and_then(|rs| rs.get(r.rule.position));
-            let why = match r.verdict {
-                Verdict::Matched => String::from("matched"),
-                Verdict::Invalid => String::from("its condition cannot be evaluated"),
-                Verdict::NotInExperiment => {
-                    String::from("matched, but this visitor is outside the experiment's coverage")
-                }
-                Verdict::Failed(key) => {
-                    let clause = rule_json
-                        .and_then(|j| j.get_path("when"))
-                        .and_then(|w| w.get(key))
-                        .map(|c| serde_json::to_string(c).unwrap_or_default())
-                        .unwrap_or_default();
-                    if key.starts_with('$') {
-                        format!("failed: {key} {clause}")
-                    } else {
-                        let value = attrs.get_path(key).map_or(String::from("missing"), |v| {
-                            serde_json::to_string(v).unwrap_or_default()
-                        });
-                        format!("failed: {key} {clause} (is {value})")
-                    }
-                }
-            };
-            println!("  rule {} (priority {}): {why}", r.rule.id, r.rule.priority);
-        }
-    }
+    let number = |n: f64, out: &mut String| host.push_number(n, out);
+    let explanation = Explanation::new(&decision, &attrs, Some(&doc), &number);
+    print!("{}", explanation.text(&number));
     0
 }

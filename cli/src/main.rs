@@ -12,7 +12,7 @@ mod schema;
 mod touchpoint;
 
 use clap::{Parser, Subcommand};
-use sillage::core::json::Json;
+use sillage_core::support::json::Json;
 
 /// The exit codes of `sillage` as a whole.
 const ALL_EXIT_CODES: &str = "\

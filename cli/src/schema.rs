@@ -11,7 +11,7 @@
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
-use sillage::core::condition::{LOGICAL_OPS, VALUE_OPS};
+use sillage_core::decide::condition::{LOGICAL_OPS, VALUE_OPS};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -111,6 +111,29 @@ struct ConfigDoc {
     /// and cover every path below them. `sillage check` warns about a
     /// condition on an attribute that is neither built in nor declared here.
     attributes: Option<AttributeNames>,
+    /// How personalization behaves in the page.
+    personalization: Option<Personalization>,
+}
+
+/// `personalization`: how slots follow the visitor's journey.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Personalization {
+    /// When slots are decided again: `"change"` (the default) when something
+    /// their rules read changes (the stage, a signal, an interest, the cart,
+    /// consent, an attribute), in the next frame, touching only the slots
+    /// whose decision changed; `"navigation"` only at a page view, so that
+    /// content never moves under the reader.
+    redecide: Option<Redecide>,
+}
+
+/// `personalization.redecide`.
+#[derive(JsonSchema)]
+#[allow(dead_code, non_camel_case_types)]
+enum Redecide {
+    change,
+    navigation,
 }
 
 /// The `attributes` list: names, none built in.
@@ -123,7 +146,7 @@ impl JsonSchema for AttributeNames {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         let built_in = format!(
             "^({})(\\.|$)",
-            sillage::core::attributes::BUILT_IN.join("|")
+            sillage_core::decide::attributes::BUILT_IN.join("|")
         );
         json_schema!({
             "description": "The site's own attribute names (dot paths allowed).",
@@ -465,7 +488,8 @@ struct HighIntent {
     probability: Option<f64>,
 }
 
-/// `privacy`: what must never leave the device.
+/// `privacy`: consent for tracking, the browser's privacy signals, what
+/// leaves the device (PRIVACY.md says it field by field).
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields, rename_all = "camelCase")]
 #[allow(dead_code)]
@@ -478,6 +502,44 @@ struct Privacy {
     /// Changed` event (from, to, reasons). Default true. The profile itself
     /// never leaves the device.
     stage_events: Option<bool>,
+    /// `"implied"` (the default): tracking runs until
+    /// `sillage.consent({analytics: false})`. `"required"`: nothing is
+    /// written to storage and nothing is sent until
+    /// `sillage.consent({analytics: true})`; events recorded before wait in
+    /// memory for this page (sent on agreement, dropped on refusal).
+    consent: Option<ConsentMode>,
+    /// What leaves the device: `"events"` (the default, the event stream),
+    /// `"summary"` (only `Journey Stage Changed` and, once per session, the
+    /// top 3 interests with noise as `Interests Shared`), `"none"`.
+    send: Option<SendMode>,
+    /// In `"summary"` mode, the probability (0 to 1, default 0.05) that each
+    /// shared interest is replaced by a topic drawn at random from `topics`.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    noise: Option<f64>,
+    /// Treat `navigator.globalPrivacyControl` as `analytics: false` (default
+    /// true); only `consent({analytics: true})` from the visitor's own
+    /// action overrides it. Personalization on the device still runs.
+    respect_gpc: Option<bool>,
+    /// The same for Do Not Track (`navigator.doNotTrack === "1"`; default
+    /// true).
+    respect_dnt: Option<bool>,
+}
+
+/// `privacy.consent`.
+#[derive(JsonSchema)]
+#[allow(dead_code, non_camel_case_types)]
+enum ConsentMode {
+    implied,
+    required,
+}
+
+/// `privacy.send`.
+#[derive(JsonSchema)]
+#[allow(dead_code, non_camel_case_types)]
+enum SendMode {
+    events,
+    summary,
+    none,
 }
 
 /// `channels`: site channel rules.
@@ -517,7 +579,7 @@ impl JsonSchema for ChannelName {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "description": "A channel group (GA4's, plus Offline and AI Assistant).",
-            "enum": sillage::core::touchpoint::CHANNELS,
+            "enum": sillage_core::track::touchpoint::CHANNELS,
         })
     }
 }

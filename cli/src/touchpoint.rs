@@ -2,7 +2,7 @@
 //! classified, with exactly the core code the browser runs, so site owners
 //! can debug their channel rules (`channels` in the config).
 
-use sillage::core::touchpoint::{classify, parse_channels, ChannelConfig};
+use sillage_core::track::touchpoint::{classify, parse_channels, ChannelConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,7 +23,7 @@ pub fn run(args: &Args) -> i32 {
         referrer,
         config,
     } = args;
-    if sillage::core::url::parse(url).is_none() {
+    if sillage_core::support::url::parse(url).is_none() {
         eprintln!("error: URL: not an absolute http(s) URL: {url}");
         return 2;
     }

@@ -2,14 +2,14 @@
 //! the keys the parser knows, so the schema and the parser cannot drift.
 
 use serde_json::Value;
-use sillage::core::condition::{LOGICAL_OPS, VALUE_OPS};
-use sillage::core::config::{BATCH_KEYS, CAPTURE_KEYS, COLLECTOR_KEYS, QUEUE_KEYS, TOP_KEYS};
-use sillage::core::rules::actions::{ACTION_COMMON_KEYS, ACTION_TYPES};
-use sillage::core::rules::catalog::CATALOG_ITEM_KEYS;
-use sillage::core::rules::experiment::{EXPERIMENT_KEYS, VARIATION_KEYS};
-use sillage::core::rules::RULE_KEYS;
-use sillage::core::topics::TOPIC_RULE_KEYS;
-use sillage::core::touchpoint::{CHANNELS_KEYS, SOURCE_KEYS};
+use sillage_core::config::{BATCH_KEYS, CAPTURE_KEYS, COLLECTOR_KEYS, QUEUE_KEYS, TOP_KEYS};
+use sillage_core::decide::condition::{LOGICAL_OPS, VALUE_OPS};
+use sillage_core::decide::rules::actions::{ACTION_COMMON_KEYS, ACTION_TYPES};
+use sillage_core::decide::rules::catalog::CATALOG_ITEM_KEYS;
+use sillage_core::decide::rules::experiment::{EXPERIMENT_KEYS, VARIATION_KEYS};
+use sillage_core::decide::rules::RULE_KEYS;
+use sillage_core::track::topics::TOPIC_RULE_KEYS;
+use sillage_core::track::touchpoint::{CHANNELS_KEYS, SOURCE_KEYS};
 use std::collections::BTreeSet;
 use std::process::Command;
 
@@ -73,53 +73,57 @@ fn every_object_in_the_schema_has_exactly_the_keys_the_parser_knows() {
         ("Batch".into(), BATCH_KEYS),
         ("Queue".into(), QUEUE_KEYS),
         ("Capture".into(), CAPTURE_KEYS),
-        ("Privacy".into(), sillage::core::visit::PRIVACY_KEYS),
-        ("Stages".into(), sillage::core::profile::model::STAGES_KEYS),
-        ("Prior".into(), &sillage::core::profile::model::STAGES),
+        (
+            "Personalization".into(),
+            sillage_core::config::PERSONALIZATION_KEYS,
+        ),
+        ("Privacy".into(), sillage_core::track::visit::PRIVACY_KEYS),
+        ("Stages".into(), sillage_core::profile::model::STAGES_KEYS),
+        ("Prior".into(), &sillage_core::profile::model::STAGES),
         (
             "StageSignal".into(),
-            sillage::core::profile::model::SIGNAL_KEYS,
+            sillage_core::profile::model::SIGNAL_KEYS,
         ),
-        ("When".into(), sillage::core::profile::model::WHEN_KEYS),
+        ("When".into(), sillage_core::profile::model::WHEN_KEYS),
         (
             "SinceEvent".into(),
-            sillage::core::profile::model::SINCE_KEYS,
+            sillage_core::profile::model::SINCE_KEYS,
         ),
         (
             "ProfileSettings".into(),
-            sillage::core::profile::settings::PROFILE_KEYS,
+            sillage_core::profile::settings::PROFILE_KEYS,
         ),
         (
             "InterestSettings".into(),
-            sillage::core::profile::settings::INTEREST_KEYS,
+            sillage_core::profile::settings::INTEREST_KEYS,
         ),
         (
             "IntentSettings".into(),
-            &sillage::core::profile::model::INTENTS,
+            &sillage_core::profile::model::INTENTS,
         ),
         (
             "CartAbandoned".into(),
-            sillage::core::profile::settings::INTENT_KEYS[0],
+            sillage_core::profile::settings::INTENT_KEYS[0],
         ),
         (
             "Days".into(),
-            sillage::core::profile::settings::INTENT_KEYS[1],
+            sillage_core::profile::settings::INTENT_KEYS[1],
         ),
         (
             "Returning".into(),
-            sillage::core::profile::settings::INTENT_KEYS[2],
+            sillage_core::profile::settings::INTENT_KEYS[2],
         ),
         (
             "RepeatBuyer".into(),
-            sillage::core::profile::settings::INTENT_KEYS[3],
+            sillage_core::profile::settings::INTENT_KEYS[3],
         ),
         (
             "Frustrated".into(),
-            sillage::core::profile::settings::INTENT_KEYS[4],
+            sillage_core::profile::settings::INTENT_KEYS[4],
         ),
         (
             "HighIntent".into(),
-            sillage::core::profile::settings::INTENT_KEYS[5],
+            sillage_core::profile::settings::INTENT_KEYS[5],
         ),
         ("Channels".into(), CHANNELS_KEYS),
         ("SourceRule".into(), SOURCE_KEYS),

@@ -61,7 +61,8 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
         .decode(value)
         .ok()?;
     let text = String::from_utf8(raw).ok()?;
-    text.split_once(':').map(|(_, password)| password.to_string())
+    text.split_once(':')
+        .map(|(_, password)| password.to_string())
 }
 
 fn unauthorized(state: &AppState, message: &str) -> Response {

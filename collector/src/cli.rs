@@ -53,7 +53,6 @@ pub enum Command {
     },
 }
 
-
 impl Cli {
     /// The serve flags, whether `serve` was named or not (their defaults
     /// when another subcommand is).

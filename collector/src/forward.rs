@@ -21,7 +21,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
-use sillage::core::time::{days_from_civil, iso8601, parse_retry_after};
+use sillage_core::support::time::{days_from_civil, iso8601, parse_retry_after};
 use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 

@@ -192,7 +192,7 @@ impl AppState {
     /// a chunk at a time so ingestion is never held up for long; returns how
     /// many.
     pub async fn delete_received_before(&self, cutoff_ms: f64) -> Result<usize, String> {
-        let cutoff = sillage::core::time::iso8601(cutoff_ms);
+        let cutoff = sillage_core::support::time::iso8601(cutoff_ms);
         let mut total = 0;
         loop {
             let cutoff = cutoff.clone();
@@ -395,7 +395,7 @@ fn now_ms() -> f64 {
 
 /// `2026-11-23T05:24:08.123Z` for now.
 fn now_iso() -> String {
-    sillage::core::time::iso8601(now_ms())
+    sillage_core::support::time::iso8601(now_ms())
 }
 
 /// The answer to a database failure: 500 naming it.

@@ -62,14 +62,15 @@ impl Settings {
     /// read by the SDK's own parser; the config's problems are returned as
     /// `path: message` lines (the experiments that parse are kept).
     pub fn from_config(doc: &Value) -> (Settings, Vec<String>) {
-        let Ok(json) = serde_json::from_value::<sillage::core::json::Json>(doc.clone()) else {
+        let Ok(json) = serde_json::from_value::<sillage_core::support::json::Json>(doc.clone())
+        else {
             return (
                 Settings::default(),
                 vec!["config: not a JSON document".into()],
             );
         };
-        let host = sillage::native_js::NativeJs::new();
-        let (cfg, diags) = sillage::core::config::parse(&json, &host);
+        let host = sillage_core::native_js::NativeJs::new();
+        let (cfg, diags) = sillage_core::config::parse(&json, &host);
         let mut s = Settings::default();
         for rule in &cfg.rules.rules {
             if let Some(e) = &rule.experiment {

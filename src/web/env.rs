@@ -1,160 +1,94 @@
-//! Browser facts and effects the shell needs: time, randomness, the page
-//! context, first-party storage, timers, listeners and the console.
+//! The browser as the core sees it: facts read into inputs (time, the
+//! page, storage, the page's events), effects carried out (storage writes,
+//! timers, the sender lock, the console), and JavaScript's built-ins for
+//! the core ([`BrowserJs`]).
 
 use std::cell::{Cell, RefCell};
 
-use js_sys::Function;
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Storage, VisibilityState};
 
-use crate::core::batch::Report;
-use crate::core::diag::{push_usize, Diagnostic};
-use crate::core::event::PageContext;
-use crate::core::json::{write, Json};
-use crate::core::tracker::JsonEncoder;
+use super::dispatch;
+use sillage_core::sdk::{Boot, Click, ConfigSource, Input, Open, PageNow};
+use sillage_core::track::event::PageContext;
+use sillage_core::track::outbox::{decode_record, StoreOp, EVENT_PREFIX};
+pub use sillage_webhost::{
+    call_safely, error, error_text, lower, mark, table, to_js, warn, BrowserJs,
+};
 
 /// Epoch milliseconds.
 pub fn now() -> f64 {
     js_sys::Date::now()
 }
 
-thread_local! {
-    /// Random bytes fetched 256 at a time: one `getRandomValues` call costs
-    /// several microseconds, about as much for 256 bytes as for 16.
-    static POOL: RefCell<([u8; 256], usize)> = const { RefCell::new(([0; 256], 256)) };
+/// 32 bytes from `crypto.getRandomValues` (or `Math.random` where there is
+/// no crypto), to seed the core's random stream.
+pub fn seed() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    let ok = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut b).is_ok());
+    if !ok {
+        for x in b.iter_mut() {
+            *x = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    b
 }
 
-/// 16 bytes from `crypto.getRandomValues` (available in every context, unlike
-/// `crypto.randomUUID`), or from `Math.random` where there is no crypto.
-pub fn random_bytes() -> [u8; 16] {
-    POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        if p.1 + 16 > p.0.len() {
-            let ok = web_sys::window()
-                .and_then(|w| w.crypto().ok())
-                .is_some_and(|c| c.get_random_values_with_u8_array(&mut p.0).is_ok());
-            if !ok {
-                for x in p.0.iter_mut() {
-                    *x = (js_sys::Math::random() * 256.0) as u8;
-                }
+fn document() -> Option<web_sys::Document> {
+    web_sys::window()?.document()
+}
+
+fn field(e: &JsValue, name: &str) -> JsValue {
+    Reflect::get(e, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+// ----- storage -----
+
+thread_local! {
+    /// `localStorage`, if a write works (Safari's private mode and blocked
+    /// storage throw on access or on write).
+    static LOCAL: Option<Storage> = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .filter(|s| {
+            let probe = "sillage.probe";
+            s.set_item(probe, "1").is_ok() && s.remove_item(probe).is_ok()
+        });
+}
+
+/// Whether storage works.
+pub fn durable() -> bool {
+    LOCAL.with(Option::is_some)
+}
+
+/// Applies one storage op; `false` if storage refused it.
+pub fn store(op: &StoreOp) -> bool {
+    LOCAL.with(|s| {
+        let Some(s) = s else { return false };
+        match op {
+            StoreOp::Put { key, value } => s.set_item(key, value).is_ok(),
+            StoreOp::Delete { key } => {
+                let _ = s.remove_item(key);
+                true
             }
-            p.1 = 0;
         }
-        let mut b = [0u8; 16];
-        let at = p.1;
-        b.copy_from_slice(p.0.get(at..at + 16).unwrap_or(&[0; 16]));
-        p.1 += 16;
-        b
     })
 }
 
-/// A random number in `[0, 1)` (backoff jitter).
-pub fn jitter() -> f64 {
-    js_sys::Math::random()
+/// Reads one value.
+pub fn get(key: &str) -> Option<String> {
+    LOCAL.with(|s| s.as_ref()?.get_item(key).ok().flatten())
 }
 
-/// What the page looks like now, reusing `last` when the URL did not change
-/// (one `location.href` and one `document.title` read instead of five reads:
-/// every call into the browser costs a string copy).
-pub fn page_context_since(last: &mut Option<PageContext>) -> PageContext {
-    let Some(w) = web_sys::window() else {
-        return PageContext::default();
-    };
-    let href = w.location().href().unwrap_or_default();
-    if let Some(p) = last.as_mut().filter(|p| p.url == href) {
-        if let Some(d) = w.document() {
-            p.title = d.title();
-        }
-        return p.clone();
-    }
-    let p = page_context();
-    *last = Some(p.clone());
-    p
-}
-
-/// What the page looks like now.
-pub fn page_context() -> PageContext {
-    let Some(w) = web_sys::window() else {
-        return PageContext::default();
-    };
-    let loc = w.location();
-    let doc = w.document();
-    PageContext {
-        url: loc.href().unwrap_or_default(),
-        path: loc.pathname().unwrap_or_default(),
-        search: loc.search().unwrap_or_default(),
-        referrer: doc.as_ref().map(|d| d.referrer()).unwrap_or_default(),
-        title: doc.as_ref().map(|d| d.title()).unwrap_or_default(),
-    }
-}
-
-/// Whether the browser believes it is online.
-pub fn online() -> bool {
-    web_sys::window().is_none_or(|w| w.navigator().on_line())
-}
-
-/// The text of `<script type="application/json" id="sillage-config">`, if any.
-pub fn inline_config() -> Option<String> {
-    let el = web_sys::window()?
-        .document()?
-        .get_element_by_id("sillage-config")?;
-    el.text_content().filter(|t| !t.trim().is_empty())
-}
-
-/// First-party storage: `localStorage`, or memory where it is blocked or full.
-pub struct Store {
-    local: Option<Storage>,
-    memory: RefCell<Vec<(String, String)>>,
-    warned: Cell<bool>,
-}
-
-impl Store {
-    /// Opens `localStorage`, checking that a write really works (Safari's
-    /// private mode and blocked storage throw on access or on write).
-    pub fn open() -> Store {
-        let local = web_sys::window()
-            .and_then(|w| w.local_storage().ok().flatten())
-            .filter(|s| {
-                let probe = "sillage.probe";
-                s.set_item(probe, "1").is_ok() && s.remove_item(probe).is_ok()
-            });
-        let store = Store {
-            local,
-            memory: RefCell::new(Vec::new()),
-            warned: Cell::new(false),
-        };
-        if store.local.is_none() {
-            store.warn_memory();
-        }
-        store
-    }
-
-    pub fn warn_memory(&self) {
-        if !self.warned.replace(true) {
-            warn("localStorage is unavailable; keeping state in memory for this page only");
-        }
-    }
-
-    /// Whether values survive a reload and are shared with other tabs.
-    pub fn durable(&self) -> bool {
-        self.local.is_some()
-    }
-
-    /// Writes a value to durable storage; `false` if storage refused it
-    /// (quota, blocked) or there is none.
-    pub fn try_set(&self, key: &str, value: &str) -> bool {
-        self.local
-            .as_ref()
-            .is_some_and(|s| s.set_item(key, value).is_ok())
-    }
-
-    /// Every stored `(key, value)` whose key starts with `prefix`.
-    pub fn entries(&self, prefix: &str) -> Vec<(String, String)> {
+/// Every stored `(key, value)` whose key starts with `prefix`.
+pub fn entries(prefix: &str) -> Vec<(String, String)> {
+    LOCAL.with(|s| {
         let mut out = Vec::new();
-        if let Some(s) = &self.local {
-            let n = s.length().unwrap_or(0);
-            for i in 0..n {
+        if let Some(s) = s {
+            for i in 0..s.length().unwrap_or(0) {
                 if let Ok(Some(k)) = s.key(i) {
                     if k.starts_with(prefix) {
                         if let Ok(Some(v)) = s.get_item(&k) {
@@ -165,116 +99,170 @@ impl Store {
             }
         }
         out
-    }
+    })
+}
 
-    /// Reads a value.
-    pub fn get(&self, key: &str) -> Option<String> {
-        if let Some(s) = &self.local {
-            if let Ok(v) = s.get_item(key) {
-                return v;
+/// Deletes every key starting with `prefix`.
+pub fn store_clear(prefix: &str) {
+    for (k, _) in entries(prefix) {
+        store(&StoreOp::Delete { key: k });
+    }
+}
+
+/// The stored events' JSON, oldest first (test support).
+pub fn stored_events() -> Vec<String> {
+    let mut stored: Vec<(f64, u64, String)> = entries(EVENT_PREFIX)
+        .iter()
+        .filter_map(|(_, v)| decode_record(v).map(|(at, seq, j)| (at, seq, j.to_string())))
+        .collect();
+    stored.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    stored.into_iter().map(|(_, _, j)| j).collect()
+}
+
+// ----- the page -----
+
+/// The page's topic hints: `<meta name="sillage:topics">` and
+/// `data-sillage-topics` on `<body>` and `<main>`, lower-cased by the
+/// browser (its `toLowerCase` knows every script).
+fn topic_hints() -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(doc) = document() else {
+        return out;
+    };
+    let mut push = |v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+            out.push(lower(&v));
+        }
+    };
+    if let Ok(Some(meta)) = doc.query_selector("meta[name=\"sillage:topics\"]") {
+        push(meta.get_attribute("content"));
+    }
+    for sel in ["body", "main"] {
+        if let Ok(Some(el)) = doc.query_selector(sel) {
+            push(el.get_attribute("data-sillage-topics"));
+        }
+    }
+    out
+}
+
+/// `location.href` and `document.title` now (and the topic hints, for a
+/// page view).
+pub fn page_now(hints: bool) -> PageNow {
+    PageNow {
+        href: web_sys::window()
+            .and_then(|w| w.location().href().ok())
+            .unwrap_or_default(),
+        title: document().map(|d| d.title()).unwrap_or_default(),
+        hints: if hints { topic_hints() } else { Vec::new() },
+    }
+}
+
+/// What is stored, for the core's first input.
+pub fn open_facts() -> Open {
+    Open {
+        stored: entries(sillage_core::track::outbox::PREFIX),
+        durable: durable(),
+    }
+}
+
+/// Everything the core needs to start.
+pub fn boot_facts(options: &JsValue) -> Boot {
+    let w = web_sys::window();
+    let doc = document();
+    let loc = w.as_ref().map(|w| w.location());
+    let num = |v: Option<Result<JsValue, JsValue>>, d: f64| {
+        v.and_then(|r| r.ok()).and_then(|v| v.as_f64()).unwrap_or(d)
+    };
+    let inline = doc
+        .as_ref()
+        .and_then(|d| d.get_element_by_id("sillage-config"))
+        .and_then(|el| el.text_content())
+        .filter(|t| !t.trim().is_empty());
+    let config = match inline {
+        Some(text) => ConfigSource::Inline(match js_sys::JSON::parse(&text) {
+            Ok(v) => super::convert::json(&v).ok_or_else(|| "not JSON data".to_string()),
+            Err(e) => Err(error_text(&e)),
+        }),
+        None => {
+            let cfg = field(options, "config");
+            match (cfg.is_undefined(), field(options, "configUrl").as_string()) {
+                (false, _) => match super::convert::json(&cfg) {
+                    Some(v) => ConfigSource::Options(v),
+                    None => {
+                        ConfigSource::Inline(Err("boot options' config is not JSON data".into()))
+                    }
+                },
+                (true, Some(url)) => ConfigSource::Url(url),
+                _ => ConfigSource::None,
             }
         }
-        self.memory
-            .borrow()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    }
-
-    /// Writes a value, falling back to memory (with one warning) if storage
-    /// refuses it.
-    pub fn set(&self, key: &str, value: &str) {
-        if let Some(s) = &self.local {
-            if s.set_item(key, value).is_ok() {
-                return;
-            }
-            self.warn_memory();
-        }
-        let mut m = self.memory.borrow_mut();
-        match m.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value.to_string(),
-            None => m.push((key.to_string(), value.to_string())),
-        }
-    }
-
-    /// Deletes a value.
-    pub fn remove(&self, key: &str) {
-        if let Some(s) = &self.local {
-            let _ = s.remove_item(key);
-        }
-        self.memory.borrow_mut().retain(|(k, _)| k != key);
-    }
-}
-
-fn prefixed(msg: &str) -> JsValue {
-    let mut s = String::with_capacity(9 + msg.len());
-    s.push_str("sillage: ");
-    s.push_str(msg);
-    JsValue::from_str(&s)
-}
-
-/// `console.warn("sillage: ...")`.
-pub fn warn(msg: &str) {
-    web_sys::console::warn_1(&prefixed(msg));
-}
-
-/// `console.error("sillage: ...")`.
-pub fn error(msg: &str) {
-    web_sys::console::error_1(&prefixed(msg));
-}
-
-/// Warns about a diagnostic, `path: message`.
-pub fn warn_diag(d: &Diagnostic) {
-    warn(&d.render());
-}
-
-/// Tells the site about something the batcher reported.
-pub fn report(r: &Report) {
-    match r {
-        Report::Dropped { status, count } => {
-            let mut m = String::from("the collector refused a batch with HTTP ");
-            push_usize(&mut m, *status as usize);
-            m.push_str("; dropped ");
-            push_usize(&mut m, *count);
-            m.push_str(" events");
-            error(&m);
-        }
+    };
+    let visible = doc
+        .as_ref()
+        .is_none_or(|d| d.visibility_state() == VisibilityState::Visible);
+    let locks = w
+        .as_ref()
+        .map(|w| field(&field(w.navigator().as_ref(), "locks"), "request"))
+        .is_some_and(|f| f.is_function());
+    Boot {
+        page: PageContext {
+            url: loc.as_ref().and_then(|l| l.href().ok()).unwrap_or_default(),
+            path: loc
+                .as_ref()
+                .and_then(|l| l.pathname().ok())
+                .unwrap_or_default(),
+            search: loc
+                .as_ref()
+                .and_then(|l| l.search().ok())
+                .unwrap_or_default(),
+            referrer: doc.as_ref().map(|d| d.referrer()).unwrap_or_default(),
+            title: doc.as_ref().map(|d| d.title()).unwrap_or_default(),
+        },
+        now: page_now(true),
+        online: w.as_ref().is_none_or(|w| w.navigator().on_line()),
+        viewport: (
+            num(w.as_ref().map(|w| w.inner_width()), 1024.0),
+            num(w.as_ref().map(|w| w.inner_height()), 768.0),
+            w.as_ref()
+                .and_then(|w| w.match_media("(pointer: coarse)").ok().flatten())
+                .is_some_and(|m| m.matches()),
+        ),
+        visible,
+        focused: doc.as_ref().is_none_or(|d| d.has_focus().unwrap_or(true)),
+        config,
+        web_locks: locks,
+        signals: signals(),
     }
 }
 
-/// The message of a thrown value, for console messages.
-pub fn error_text(e: &JsValue) -> String {
-    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        return err.message().into();
-    }
-    e.as_string().unwrap_or_else(|| "unknown error".into())
-}
-
-/// Calls a page callback; if it throws, reports it instead of propagating.
-pub fn call_safely(f: &Function, what: &str) {
-    if let Err(e) = f.call0(&JsValue::NULL) {
-        let mut m = String::from(what);
-        m.push_str(" threw: ");
-        m.push_str(&error_text(&e));
-        error(&m);
+/// Global Privacy Control and Do Not Track, as the browser says them.
+fn signals() -> sillage_core::sdk::Signals {
+    let Some(w) = web_sys::window() else {
+        return Default::default();
+    };
+    let nav = w.navigator();
+    let dnt = |v: JsValue| matches!(v.as_string().as_deref(), Some("1" | "yes"));
+    sillage_core::sdk::Signals {
+        gpc: field(nav.as_ref(), "globalPrivacyControl") == JsValue::TRUE,
+        dnt: dnt(field(nav.as_ref(), "doNotTrack")) || dnt(field(w.as_ref(), "doNotTrack")),
     }
 }
 
-/// Serialises events with the core's writer and the browser's number
-/// formatting, so no JSON library is compiled into the wasm.
-pub struct Encoder;
-
-impl JsonEncoder for Encoder {
-    fn encode(&self, value: &Json) -> String {
-        let mut out = String::with_capacity(512);
-        write(value, &mut out, &push_js_number);
-        out
-    }
+/// Whether the visitor's own action is behind the current task (a click or
+/// a key press: `navigator.userActivation.isActive`).
+pub fn user_activated() -> bool {
+    web_sys::window()
+        .map(|w| field(&field(w.navigator().as_ref(), "userActivation"), "isActive"))
+        .is_some_and(|v| v.is_truthy())
 }
+
+// ----- timers -----
 
 thread_local! {
     static TIMER_CB: Closure<dyn FnMut()> = Closure::new(super::on_timer);
     static LISTENING: Cell<bool> = const { Cell::new(false) };
+    /// Resolves the promise that holds the Web Lock (releases it).
+    static RELEASE: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
 /// `setTimeout(onTimer, ms)`; the handle, if the browser gave one.
@@ -296,50 +284,121 @@ pub fn clear_timeout(handle: i32) {
     }
 }
 
-fn field(e: &JsValue, name: &str) -> JsValue {
-    js_sys::Reflect::get(e, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+/// Runs `f` after the current task.
+pub fn soon(f: impl FnOnce() + 'static) {
+    if let Some(w) = web_sys::window() {
+        let cb = Closure::once_into_js(f);
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), 0);
+    }
 }
 
-/// Every page event the SDK hears goes through this one function: a single
-/// wasm-bindgen closure instead of one per event (each closure type costs
-/// its own glue in the wasm and the JS).
+// ----- the sender lock -----
+
+/// Asks for the Web Lock `sillage:sender`; once granted, this tab sends
+/// (until the page hides and releases it).
+pub fn elect() {
+    let Some(w) = web_sys::window() else { return };
+    let locks = field(w.navigator().as_ref(), "locks");
+    let Ok(request) = field(&locks, "request").dyn_into::<Function>() else {
+        return;
+    };
+    let granted = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+        let mut release = None;
+        let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+        RELEASE.with(|r| *r.borrow_mut() = release);
+        dispatch(Input::Sender(entries(sillage_core::track::outbox::PREFIX)));
+        held.into()
+    });
+    let _ = request.call2(&locks, &"sillage:sender".into(), &granted);
+}
+
+/// Releases the Web Lock, if held.
+pub fn release_lock() {
+    if let Some(release) = RELEASE.with(|r| r.borrow_mut().take()) {
+        let _ = release.call0(&JsValue::NULL);
+    }
+}
+
+// ----- the page's events -----
+
+/// Every page event the SDK hears goes through this one function (one
+/// closure type: each costs its own glue).
 fn on_event(e: JsValue) {
     let kind = field(&e, "type").as_string().unwrap_or_default();
-    match kind.as_str() {
-        "visibilitychange" => {
-            let hidden = web_sys::window()
-                .and_then(|w| w.document())
-                .is_some_and(|d| d.visibility_state() == VisibilityState::Hidden);
-            super::capture::on_visibility(hidden);
-            if hidden {
-                super::on_hidden();
-            }
-        }
-        "pagehide" => {
-            super::on_hidden();
-            super::tabs::step_down();
-        }
-        "pageshow" => {
-            if field(&e, "persisted").is_truthy() {
-                super::tabs::elect();
-                super::capture::on_restore();
-            }
-        }
-        "storage" => super::tabs::on_storage(
-            field(&e, "key").as_string(),
-            field(&e, "newValue").as_string(),
+    let input = match kind.as_str() {
+        "visibilitychange" => Input::Visibility(
+            document().is_some_and(|d| d.visibility_state() == VisibilityState::Hidden),
         ),
-        "online" => super::on_network(true),
-        "offline" => super::on_network(false),
-        "click" => super::capture::on_click(e),
-        "scroll" => super::capture::on_scroll(),
-        "popstate" | "hashchange" => {
-            super::p13n::on_navigation();
-            super::capture::soon(super::capture::on_navigation);
+        "pagehide" => Input::PageHide,
+        "pageshow" if field(&e, "persisted").is_truthy() => Input::Restored(page_now(true)),
+        "pageshow" => return,
+        "storage" => Input::StorageChanged {
+            key: field(&e, "key").as_string(),
+            value: field(&e, "newValue").as_string(),
+        },
+        "online" => Input::Online(true),
+        "offline" => Input::Online(false),
+        "click" => Input::Click(click(&e)),
+        "scroll" => {
+            let Some(w) = web_sys::window() else { return };
+            let height = document()
+                .and_then(|d| d.document_element())
+                .map_or(0.0, |d| f64::from(d.scroll_height()));
+            let seen = w.scroll_y().unwrap_or(0.0)
+                + w.inner_height()
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0);
+            Input::Scroll(seen, height)
         }
-        "focus" | "blur" => super::capture::on_focus(kind == "focus"),
-        _ => super::capture::on_input(),
+        "popstate" | "hashchange" => {
+            navigated();
+            return;
+        }
+        "focus" | "blur" => Input::Focus(kind == "focus"),
+        _ => Input::UserActive,
+    };
+    dispatch(input);
+}
+
+/// The URL may have changed: the slots now (for the next frame), the page
+/// view after this task (frameworks set the title meanwhile).
+fn navigated() {
+    dispatch(Input::Navigated(page_now(false)));
+    soon(|| dispatch(Input::PageSettled(page_now(true))));
+}
+
+/// What is around a click's target.
+fn click(e: &JsValue) -> Click {
+    let num = |k: &str| field(e, k).as_f64().unwrap_or(0.0);
+    let mut c = Click {
+        x: num("clientX"),
+        y: num("clientY"),
+        host: web_sys::window()
+            .and_then(|w| w.location().hostname().ok())
+            .unwrap_or_default(),
+        ..Click::default()
+    };
+    let Ok(el) = field(e, "target").dyn_into::<web_sys::Element>() else {
+        return c;
+    };
+    c.tag = el.tag_name().to_ascii_lowercase();
+    if let Ok(Some(t)) = el.closest("[data-sillage-track]") {
+        let name = t.get_attribute("data-sillage-track").unwrap_or_default();
+        let props = t.get_attribute("data-sillage-props").map(|text| {
+            js_sys::JSON::parse(&text)
+                .ok()
+                .and_then(|v| super::convert::json(&v))
+                .ok_or(())
+        });
+        c.tracked = Some((name, props));
     }
+    if let Ok(Some(a)) = el.closest("a[href]") {
+        c.link = field(&a, "href").as_string();
+    }
+    c.actionable = el.closest("a[href], button").ok().flatten().is_some();
+    c.slot = super::p13n::slot_of(&el);
+    c
 }
 
 /// Installs the page-lifetime listeners (once): visibility, hide, restore,
@@ -353,9 +412,9 @@ pub fn listen() {
     let Some(w) = web_sys::window() else {
         return;
     };
-    super::capture::wrap_history(&w);
+    wrap_history(&w);
     let cb = Closure::<dyn FnMut(JsValue)>::new(on_event);
-    let f: &js_sys::Function = cb.as_ref().unchecked_ref();
+    let f: &Function = cb.as_ref().unchecked_ref();
     let options = |capture: bool| {
         let o = web_sys::AddEventListenerOptions::new();
         o.set_passive(true);
@@ -396,80 +455,104 @@ pub fn listen() {
     cb.forget();
 }
 
-/// The browser's own `RegExp`, `toLowerCase`, `Number#toString` and
-/// `parseFloat` for the condition language (see
-/// [`crate::core::condition::JsHost`]): exact JavaScript answers, and none of
-/// Rust's float formatting, float parsing or Unicode tables in the wasm.
-pub struct BrowserJs;
-
-impl crate::core::condition::JsHost for BrowserJs {
-    fn is_match(&self, pattern: &str, case_insensitive: bool, input: &str) -> Option<bool> {
-        regex_match(pattern, case_insensitive, input)
-    }
-
-    fn to_lower(&self, s: &str) -> String {
-        lower(s)
-    }
-
-    fn push_number(&self, n: f64, out: &mut String) {
-        push_js_number(n, out);
-    }
-
-    fn parse_decimal(&self, s: &str) -> f64 {
-        js_sys::Number::parse_float(s)
-    }
-}
-
-/// `s.toLowerCase()`: the browser's, which knows every script (Rust's
-/// Unicode tables would cost about 20 KB of wasm).
-pub fn lower(s: &str) -> String {
-    js_sys::JsString::from(s).to_lower_case().into()
-}
-
-/// Appends `String(n)` as the browser writes it.
-pub fn push_js_number(n: f64, out: &mut String) {
-    if let Ok(s) = js_sys::Number::from(n).to_string_with_radix(10) {
-        out.push_str(&String::from(s));
+/// Wraps `history.pushState` and `replaceState` so SPA navigations are
+/// seen: the original first (with the page's own `this` and arguments),
+/// then the SDK.
+fn wrap_history(w: &web_sys::Window) {
+    let Ok(history) = w.history() else {
+        return;
+    };
+    for name in ["pushState", "replaceState"] {
+        let Ok(original) = field(&history, name).dyn_into::<Function>() else {
+            continue;
+        };
+        let h = history.clone();
+        let wrapper = Closure::<dyn FnMut(JsValue, JsValue, JsValue) -> JsValue>::new(
+            move |state: JsValue, title: JsValue, url: JsValue| {
+                let result = original.apply(&h, &js_sys::Array::of3(&state, &title, &url));
+                navigated();
+                // Errors of the page's own call are the page's: handed back.
+                match result {
+                    Ok(v) => v,
+                    Err(e) => wasm_bindgen::throw_val(e),
+                }
+            },
+        );
+        let _ = Reflect::set(&history, &JsValue::from_str(name), wrapper.as_ref());
+        wrapper.forget();
     }
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// `RegExp(pattern, flags)`, which throws on an invalid pattern.
-    #[wasm_bindgen(catch, js_name = RegExp)]
-    fn new_regexp(pattern: &str, flags: &str) -> Result<js_sys::RegExp, JsValue>;
-}
+// ----- JavaScript's built-ins for the core -----
 
-/// Compiled patterns, most recent last (`None`: invalid). Conditions are
-/// compiled once, so a page sees a handful of distinct patterns.
-type RegexCache = Vec<(String, bool, Option<js_sys::RegExp>)>;
+// ----- slots, before (or without) the personalization module -----
+
+const SLOT: &str = "[data-sillage-slot]";
 
 thread_local! {
-    static REGEXES: RefCell<RegexCache> = const { RefCell::new(Vec::new()) };
+    /// Watches for a first slot while the page has none.
+    static WATCH: RefCell<Option<web_sys::MutationObserver>> = const { RefCell::new(None) };
 }
 
-/// Most patterns kept compiled.
-const REGEX_CACHE: usize = 64;
+/// Removes the head snippet's style: the slots show as they are.
+pub fn lift_hiding() {
+    if let Some(style) = document().and_then(|d| d.get_element_by_id("sillage-hide")) {
+        style.remove();
+    }
+}
 
-/// `new RegExp(pattern, flags).test(input)`; `None` when the pattern is
-/// invalid (the constructor throws, which is caught here).
-fn regex_match(pattern: &str, case_insensitive: bool, input: &str) -> Option<bool> {
-    REGEXES.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let found = cache
-            .iter()
-            .position(|(p, ci, _)| *ci == case_insensitive && p == pattern);
-        let re = match found {
-            Some(i) => cache.get(i)?.2.clone(),
-            None => {
-                let re = new_regexp(pattern, if case_insensitive { "i" } else { "" }).ok();
-                if cache.len() >= REGEX_CACHE {
-                    cache.remove(0);
-                }
-                cache.push((pattern.to_string(), case_insensitive, re.clone()));
-                re
+/// No personalization on this page: every slot shows as it is.
+pub fn reveal_all() {
+    if let Some(list) = document().and_then(|d| d.query_selector_all(SLOT).ok()) {
+        for i in 0..list.length() {
+            if let Some(el) = list
+                .item(i)
+                .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+            {
+                let _ = el.set_attribute("data-sillage-ready", "");
             }
-        };
-        re.map(|r| r.test(input))
-    })
+        }
+    }
+    lift_hiding();
+}
+
+fn has_slot() -> bool {
+    document()
+        .and_then(|d| d.query_selector(SLOT).ok().flatten())
+        .is_some()
+}
+
+/// `Effect::CheckSlots`: whether the page has a slot; if not, watches for
+/// the first one (a single-page app adding it later).
+pub fn check_slots() {
+    if has_slot() {
+        dispatch(Input::SlotsPresent(true));
+        return;
+    }
+    dispatch(Input::SlotsPresent(false));
+    let Some(root) = document().and_then(|d| d.document_element()) else {
+        return;
+    };
+    let cb = Closure::<dyn FnMut()>::new(|| {
+        if has_slot() {
+            stop_watching();
+            dispatch(Input::SlotsPresent(true));
+        }
+    });
+    let Ok(obs) = web_sys::MutationObserver::new(cb.as_ref().unchecked_ref()) else {
+        return;
+    };
+    cb.forget();
+    let init = web_sys::MutationObserverInit::new();
+    init.set_child_list(true);
+    init.set_subtree(true);
+    let _ = obs.observe_with_options(&root, &init);
+    WATCH.with(|w| *w.borrow_mut() = Some(obs));
+}
+
+/// Stops watching for a first slot.
+pub fn stop_watching() {
+    if let Some(o) = WATCH.with(|w| w.borrow_mut().take()) {
+        o.disconnect();
+    }
 }

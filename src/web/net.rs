@@ -1,88 +1,121 @@
 //! Network effects: batch requests, beacons and the config fetch.
 //!
-//! Batches go out as `text/plain` so the request is CORS-simple: no preflight
-//! that could be lost at unload, and `sendBeacon` accepts it.
+//! Batches go out as `text/plain`, so the request is CORS-simple: no
+//! preflight that could be lost at unload, and `sendBeacon` accepts it.
+//!
+//! Chromium lets a page have 64 KiB of `keepalive` bodies in flight (beacons
+//! included) and gives a request's share back only when it completes: a
+//! response whose body is never read (behind `Cache-Control: no-store`)
+//! keeps its share for the life of the page. So every response body is
+//! cancelled before the outcome is reported, and a request the browser
+//! refuses locally with `keepalive` is sent again at once without it: a
+//! local refusal is never taken for an outage. The core decides which
+//! requests use `keepalive` at all.
 
 use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, BlobPropertyBag, Response};
 
-use super::env;
-use crate::core::batch::{Outcome, Transmit};
-use crate::core::time::parse_retry_after;
+use super::{dispatch, env};
+use sillage_core::sdk::Input;
+use sillage_core::support::time::parse_retry_after;
+use sillage_core::track::batch::Outcome;
 
 #[wasm_bindgen]
 extern "C" {
     /// Any promise, seen through `then` with plain JS functions (one-shot
     /// closures free themselves once called).
-    pub(crate) type Thenable;
+    type Thenable;
     #[wasm_bindgen(method, js_name = then)]
-    pub(crate) fn then_js(this: &Thenable, ok: &JsValue, err: &JsValue);
+    fn then_js(this: &Thenable, ok: &JsValue, err: &JsValue);
+}
+
+/// Calls `ok` with `p`'s value once it resolves.
+pub fn on_settle(p: &Promise, ok: &JsValue) {
+    p.unchecked_ref::<Thenable>()
+        .then_js(ok, &JsValue::UNDEFINED);
 }
 
 /// Runs `ok` or `err` when `p` settles.
-fn then(p: Promise, ok: impl FnOnce(JsValue) + 'static, err: impl FnOnce(JsValue) + 'static) {
+pub fn then(p: Promise, ok: impl FnOnce(JsValue) + 'static, err: impl FnOnce(JsValue) + 'static) {
     let ok = Closure::once_into_js(ok);
     let err = Closure::once_into_js(err);
     p.unchecked_ref::<Thenable>().then_js(&ok, &err);
 }
 
-fn set(o: &Object, k: &str, v: &JsValue) {
-    let _ = Reflect::set(o, &JsValue::from_str(k), v);
-}
-
-fn post(url: &str, body: &str) -> Option<Promise> {
+fn post(url: &str, body: &str, keepalive: bool) -> Option<Promise> {
     let init = Object::new();
-    set(&init, "method", &"POST".into());
-    set(&init, "body", &body.into());
-    // Lets the request finish if the page goes away meanwhile (64 KB budget;
-    // batches stay under maxBytes <= 60,000).
-    set(&init, "keepalive", &JsValue::TRUE);
-    set(&init, "credentials", &"omit".into());
+    let set = |k: &str, v: &JsValue| {
+        let _ = Reflect::set(&init, &JsValue::from_str(k), v);
+    };
+    set("method", &"POST".into());
+    set("body", &body.into());
+    set("keepalive", &JsValue::from_bool(keepalive));
+    set("credentials", &"omit".into());
     let w = web_sys::window()?;
     Some(w.fetch_with_str_and_init(url, init.unchecked_ref()))
 }
 
-/// Sends one batch with `fetch` and feeds the outcome back to the core.
-pub fn send(url: &str, t: Transmit) {
-    let id = t.batch_id;
-    let done = move |outcome: Outcome| {
-        super::with(|s| {
-            s.tracker
-                .handle_response(id, outcome, env::now(), env::jitter());
-            super::tabs::apply_ops(s);
-        });
-        super::pump();
+/// The outcome of a response, its body cancelled (so a `keepalive` share
+/// is given back even when the response may not be cached).
+fn outcome(resp: JsValue) -> Outcome {
+    let Ok(r) = resp.dyn_into::<Response>() else {
+        return Outcome::NetworkError;
     };
-    let Some(p) = post(url, &t.body) else {
+    if let Some(body) = r.body() {
+        let _ = body.cancel();
+    }
+    Outcome::Status {
+        code: r.status(),
+        retry_after_ms: r
+            .headers()
+            .get("Retry-After")
+            .ok()
+            .flatten()
+            .and_then(|v| parse_retry_after(&v, env::now())),
+    }
+}
+
+/// Sends one batch with `fetch`; the outcome goes back to the core. A
+/// `keepalive` request that fails without a response is sent once more,
+/// at once, without `keepalive` (the browser may have refused it locally).
+pub fn send(batch: u64, url: &str, body: &str, keepalive: bool) {
+    let done = move |o: Outcome| {
+        dispatch(Input::Response {
+            batch,
+            outcome: o,
+            jitter: js_sys::Math::random(),
+        })
+    };
+    let Some(p) = post(url, body, keepalive) else {
         done(Outcome::NetworkError);
         return;
     };
-    let done2 = done;
+    let (url, body) = (url.to_string(), body.to_string());
     then(
         p,
-        move |resp| {
-            let outcome = match resp.dyn_into::<Response>() {
-                Ok(r) => Outcome::Status {
-                    code: r.status(),
-                    retry_after_ms: r
-                        .headers()
-                        .get("Retry-After")
-                        .ok()
-                        .flatten()
-                        .and_then(|v| parse_retry_after(&v, env::now())),
-                },
-                Err(_) => Outcome::NetworkError,
-            };
-            done(outcome);
+        move |resp| done(outcome(resp)),
+        move |_| {
+            if !keepalive {
+                return done(Outcome::NetworkError);
+            }
+            match post(&url, &body, false) {
+                Some(p) => then(
+                    p,
+                    move |resp| done(outcome(resp)),
+                    move |_| done(Outcome::NetworkError),
+                ),
+                None => done(Outcome::NetworkError),
+            }
         },
-        move |_| done2(Outcome::NetworkError),
     );
 }
 
-/// Sends a body at unload: `sendBeacon` with a `text/plain` Blob, falling back
-/// to `fetch` with `keepalive` when the beacon is refused.
+/// Sends a body at unload: `sendBeacon` with a `text/plain` Blob; if the
+/// browser refuses it, `fetch` with `keepalive`; if that is refused too, a
+/// plain `fetch` (it may not outlive the page, but the events stay stored
+/// for a later send).
 pub fn beacon(url: &str, body: &str) {
     let queued = (|| {
         let w = web_sys::window()?;
@@ -94,33 +127,63 @@ pub fn beacon(url: &str, body: &str) {
             .send_beacon_with_opt_blob(url, Some(&blob))
             .ok()
     })();
-    if queued != Some(true) {
-        if let Some(p) = post(url, body) {
-            then(p, |_| {}, |_| {});
-        }
+    if queued == Some(true) {
+        return;
     }
-}
-
-/// Fetches the config document, then hands it (or its absence) to the shell.
-pub fn load_config(url: &str) {
-    let Some(w) = web_sys::window() else {
-        super::apply_config(None, "");
+    let Some(p) = post(url, body, true) else {
         return;
     };
-    let source = url.to_string();
-    let fail = {
-        let source = source.clone();
-        move |why: String| {
-            let mut m = String::from("could not load config ");
-            m.push_str(&source);
-            m.push_str(": ");
-            m.push_str(&why);
-            m.push_str("; events stay on this device");
-            env::warn(&m);
-            super::apply_config(None, "");
-        }
+    let (url, body) = (url.to_string(), body.to_string());
+    then(
+        p,
+        |resp| {
+            let _ = outcome(resp);
+        },
+        move |_| {
+            if let Some(p) = post(&url, &body, false) {
+                then(
+                    p,
+                    |resp| {
+                        let _ = outcome(resp);
+                    },
+                    |_| {},
+                );
+            }
+        },
+    );
+}
+
+/// Asks the collector to erase a forgotten visitor; the core hears whether
+/// it did (2xx).
+pub fn erase(url: &str, body: &str) {
+    let done = |ok: bool| dispatch(Input::Erased(ok));
+    let Some(p) = post(url, body, true) else {
+        done(false);
+        return;
     };
-    let fail2 = fail.clone();
+    then(
+        p,
+        move |resp| {
+            let ok = matches!(
+                outcome(resp),
+                Outcome::Status {
+                    code: 200..=299,
+                    ..
+                }
+            );
+            done(ok)
+        },
+        move |_| done(false),
+    );
+}
+
+/// Fetches the config document; the core gets it, or why it failed.
+pub fn load_config(url: &str) {
+    let fail = |why: String| dispatch(Input::ConfigFailed(why, env::page_now(true)));
+    let Some(w) = web_sys::window() else {
+        fail("no window".into());
+        return;
+    };
     then(
         w.fetch_with_str(url),
         move |resp| {
@@ -129,25 +192,25 @@ pub fn load_config(url: &str) {
             };
             if !r.ok() {
                 let mut why = String::from("HTTP ");
-                crate::core::diag::push_usize(&mut why, r.status() as usize);
+                sillage_core::support::diag::push_usize(&mut why, r.status() as usize);
                 return fail(why);
             }
             match r.json() {
-                Ok(p) => {
-                    let fail3 = fail.clone();
-                    then(
-                        p,
-                        move |v| super::apply_config(Some(v), &source),
-                        move |e| {
-                            let mut why = String::from("invalid JSON: ");
-                            why.push_str(&env::error_text(&e));
-                            fail3(why)
-                        },
-                    )
-                }
+                Ok(p) => then(
+                    p,
+                    move |v| match super::convert::json(&v) {
+                        Some(doc) => dispatch(Input::ConfigLoaded(doc, env::page_now(true))),
+                        None => fail("not JSON data".into()),
+                    },
+                    move |e| {
+                        let mut why = String::from("invalid JSON: ");
+                        why.push_str(&env::error_text(&e));
+                        fail(why)
+                    },
+                ),
                 Err(e) => fail(env::error_text(&e)),
             }
         },
-        move |e| fail2(env::error_text(&e)),
+        move |e| fail(env::error_text(&e)),
     );
 }

@@ -1,4 +1,4 @@
-//! Content from config in the page (`src/web/html.rs`): both paths (the
+//! Content from config in the page (`p13n/src/html.rs`): both paths (the
 //! Sanitizer API and the core's own builder) give the exact canonical output
 //! of `tests/fixtures/html.json`; no payload of `tests/fixtures/xss.json` runs
 //! (a window flag stays unset) or leaves anything unsafe in the DOM, whether
@@ -8,8 +8,8 @@
 //! namespace of each element and URLs resolved by `new URL`.
 
 use js_sys::{Function, Reflect};
-use sillage::core::html::{MAX_DEPTH, MAX_NODES};
-use sillage::web::html::{
+use sillage_core::support::html::{MAX_DEPTH, MAX_NODES};
+use sillage_p13n::html::{
     has_sanitizer_api, set_attribute_checked, set_html, set_html_with, set_text, Path,
 };
 use wasm_bindgen::{JsCast, JsValue};

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use sillage::core::bucket::{
+use sillage_core::decide::bucket::{
     choose_variation, get_bucket_ranges, get_equal_weights, hash, in_namespace,
 };
-use sillage::core::condition::{check_condition, eval_condition, Condition, JsHost};
-use sillage::core::json::Json;
+use sillage_core::decide::condition::{check_condition, eval_condition, Condition, JsHost};
+use sillage_core::support::json::Json;
 
 /// Suites Sillage implements, with their case counts in spec 0.8.0.
 pub const SUITES: &[(&str, usize)] = &[

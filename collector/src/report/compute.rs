@@ -470,8 +470,8 @@ pub fn compute(facts: Facts, range: &Range, settings: &Settings) -> Report {
     Report {
         from: range.from_text(),
         to: range.to_text(),
-        first_event: span.map(|s| sillage::core::time::iso8601(s.0 as f64)),
-        last_event: span.map(|s| sillage::core::time::iso8601(s.1 as f64)),
+        first_event: span.map(|s| sillage_core::support::time::iso8601(s.0 as f64)),
+        last_event: span.map(|s| sillage_core::support::time::iso8601(s.1 as f64)),
         totals: Totals {
             events,
             skipped_events: skipped,

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection};
 use serde_json::{json, Map, Value};
-use sillage::core::time::iso8601;
+use sillage_core::support::time::iso8601;
 
 use super::range::{parse_timestamp, DAY_MS};
 

@@ -293,7 +293,7 @@ pub fn channel_label(channel: &str, medium: Option<&str>) -> String {
 }
 
 /// The stage names a `Journey Stage Changed` may carry.
-pub use sillage::core::profile::model::STAGES;
+pub use sillage_core::profile::model::STAGES;
 
 impl Facts {
     /// Reads the range from the database.

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use serde::Deserialize;
-use sillage::core::time::{days_from_civil, iso8601};
+use sillage_core::support::time::{days_from_civil, iso8601};
 
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;

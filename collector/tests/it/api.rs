@@ -409,9 +409,16 @@ async fn the_journey_report_is_served_to_the_site_owner() {
     // The page: self-contained HTML.
     let page = call(&e, crate::admin("GET", "/report?from=2026-11-23", "")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert_eq!(page.headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert_eq!(
+        page.headers[header::CONTENT_TYPE],
+        "text/html; charset=utf-8"
+    );
     let html = String::from_utf8(page.body).unwrap();
-    assert!(html.starts_with("<!doctype html>") || html.starts_with("<!DOCTYPE html>"), "{}", &html[..40]);
+    assert!(
+        html.starts_with("<!doctype html>") || html.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &html[..40]
+    );
     // Bad parameters are named.
     for (path, named) in [
         ("/v1/report?from=yesterday", "from"),

@@ -158,7 +158,7 @@ async fn retention_deletes_events_received_before_the_cutoff_and_their_queue_pla
         [],
     )
     .unwrap();
-    let cutoff = sillage::core::time::iso8601(0.0);
+    let cutoff = sillage_core::support::time::iso8601(0.0);
     assert_eq!(cutoff, "1970-01-01T00:00:00.000Z");
     assert_eq!(e.state.delete_received_before(0.0).await.unwrap(), 0);
     // 2021-01-01
@@ -183,7 +183,7 @@ fn the_binary_deletes_old_events_at_start_with_retention_days() {
         let e = Env::with(|o| o.db = db.clone());
         rt.block_on(post(&e, batch(&["old", "recent"])));
         let c = rusqlite::Connection::open(&db).unwrap();
-        let ten_days_ago = sillage::core::time::iso8601(
+        let ten_days_ago = sillage_core::support::time::iso8601(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()

@@ -257,8 +257,14 @@ async fn every_read_and_admin_route_needs_the_admin_token() {
             "authorization: wrong admin token",
         ),
         // The token as the user name is not the token as the password.
-        (Some(basic_login(TOKEN, "")), "authorization: wrong admin token"),
-        (Some(basic_login("admin", "nope")), "authorization: wrong admin token"),
+        (
+            Some(basic_login(TOKEN, "")),
+            "authorization: wrong admin token",
+        ),
+        (
+            Some(basic_login("admin", "nope")),
+            "authorization: wrong admin token",
+        ),
         // Not base64 credentials, or no colon in them.
         (Some(format!("Basic {TOKEN}")), EXPECTED),
         (Some(TOKEN.into()), EXPECTED),
@@ -298,7 +304,11 @@ async fn every_read_and_admin_route_needs_the_admin_token() {
                 .uri(path)
                 .header(header::AUTHORIZATION, basic_login("owner", TOKEN));
             let a = call(&e, req.body(Body::empty()).unwrap()).await;
-            assert!(a.status.is_success(), "{method} {path} with Basic: {}", a.error());
+            assert!(
+                a.status.is_success(),
+                "{method} {path} with Basic: {}",
+                a.error()
+            );
         }
     }
     assert_eq!(e.rows(), 1, "the refused requests changed nothing");
