@@ -1,8 +1,7 @@
 // Touchpoint capture in a real page: SPA navigation. (Back-forward cache
 // restores are covered by a browser test with a real `pageshow` event: this
 // headless Chromium under Playwright does not restore pages from the cache.)
-import { test, expect } from '@playwright/test';
-import { anonymousId, sql, storedRows, watchErrors } from './helpers';
+import { test, expect, anonymousId, sql, storedRows, watchErrors } from './helpers';
 
 function pageViews(anon: string) {
   return sql("SELECT payload FROM events WHERE anonymous_id = ? AND type = 'page' ORDER BY rowid", [anon]).map(

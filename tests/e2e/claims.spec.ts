@@ -3,10 +3,9 @@
 // a page that keeps working without WebAssembly or with a config that is not
 // JSON, and holdout visitors. (ARCHITECTURE.md, "Claims and their tests",
 // maps every promise to its test.)
-import { test, expect } from '@playwright/test';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { anonymousId, consoleOf, decided, flushed, sql, storedRows, tracked, watchErrors } from './helpers';
+import { test, expect, anonymousId, consoleOf, decided, flushed, sql, storedRows, tracked, watchErrors } from './helpers';
 
 interface Seen {
   method: string;
@@ -105,6 +104,30 @@ test('a refused beacon falls back to fetch with keepalive', async ({ page }) => 
   await expect
     .poll(() => sql("SELECT count(*) AS n FROM events WHERE anonymous_id = ? AND event = 'After Refusal'", [anon])[0].n)
     .toBe(1);
+});
+
+test('the one-line stub takes every method before the SDK loads; those that return a value return Promises', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/test/host.html');
+  // Every documented method exists on the stub (no TypeError for any).
+  const early = await page.evaluate(async () => {
+    const e = window['__early'];
+    const [profile, debug, flushed] = await Promise.all([e.profile, e.debug, e.flush]);
+    return { stage: profile && profile.stage, queue: debug && debug.queue, flushed };
+  });
+  expect(early.stage).toMatch(/^(discovery|consideration|purchase|post_purchase|loyalty)$/);
+  expect(early.queue).toBeTruthy();
+  expect(early.flushed).toBe(true);
+  const anon = await anonymousId(page);
+  expect(sql("SELECT count(*) AS n FROM events WHERE anonymous_id = ? AND event = 'Host Loaded'", [anon])[0].n).toBe(1);
+  // And once loaded, every documented method is there.
+  const missing = await page.evaluate(() =>
+    'track page identify group alias reset consent attributes interest on ready flush forget profile debug'
+      .split(' ')
+      .filter((m) => typeof window['sillage'][m] !== 'function'),
+  );
+  expect(missing).toEqual([]);
+  expect(errors).toEqual([]);
 });
 
 /** The page's own behaviour works: its listener counts, its input keeps what was typed. */

@@ -1,8 +1,8 @@
 // Delivery that loses nothing, in Chromium against the real collector with
 // fault injection (`--faults`): outages, offline, unload, many tabs, blocked
 // storage, Retry-After.
-import { test, expect, type APIRequestContext, type Page } from '@playwright/test';
-import { adminHeaders, anonymousId, sql, storedRows, watchErrors } from './helpers';
+import { type APIRequestContext, type Page } from '@playwright/test';
+import { test, expect, adminHeaders, anonymousId, sql, storedRows, watchErrors } from './helpers';
 
 async function fault(request: APIRequestContext, spec: object | null) {
   const headers = adminHeaders();

@@ -2,8 +2,8 @@
 // collector's visitor view (GET /v1/me/events, on in the e2e collector):
 // each visitor sees their own events, never another visitor's, and the page
 // never touches the admin routes.
-import { test, expect, type Page } from '@playwright/test';
-import { anonymousId, watchErrors } from './helpers';
+import { type Page } from '@playwright/test';
+import { test, expect, anonymousId, watchErrors } from './helpers';
 
 /** The visitor-view requests a page makes, with the id each presents. */
 function visitorReads(page: Page): { url: string; id: string | undefined }[] {

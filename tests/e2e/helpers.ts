@@ -2,9 +2,112 @@
 // from its SQLite file, and watch a page for errors.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, type Page } from '@playwright/test';
+import { gunzipSync } from 'node:zlib';
+import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+
+export { expect };
+
+/**
+ * What the SDK wrote on the device and sent, across the whole e2e run, for
+ * the PRIVACY.md audit (`audit/privacy-doc.spec.ts`): every spec imports
+ * `test` from here, and this automatic fixture instruments every browser
+ * context of the test (the default one and those made with
+ * `browser.newContext`). A write counts as the SDK's when the SDK's glue
+ * (`sillage_glue.js`, `sillage_full.js`, `sillage_p13n.js` or their wasm) is on the JavaScript stack: a test page seeding
+ * storage itself, or Segment's library in the wire-compatibility spec, is
+ * not Sillage. Records go to `$SILLAGE_AUDIT_DIR/*.jsonl`.
+ */
+export const test = base.extend<{ privacyAudit: void }>({
+  privacyAudit: [
+    async ({ browser, context }, use, testInfo) => {
+      const dir = process.env.SILLAGE_AUDIT_DIR;
+      if (!dir) throw new Error('SILLAGE_AUDIT_DIR is not set: run the e2e tests through `cargo xtask e2e`');
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `worker-${testInfo.workerIndex}.jsonl`);
+      const records: object[] = [];
+      const where = `${testInfo.file.split('/').pop()}: ${testInfo.title}`;
+      const instrument = async (ctx: BrowserContext) => {
+        await ctx.exposeBinding('__sillageAudit', (_source, kind: string, name: string) => {
+          records.push({ where, kind, name });
+        });
+        await ctx.addInitScript(auditScript);
+        ctx.on('request', (r) => {
+          const url = new URL(r.url());
+          if (r.method() !== 'POST' || !/^\/v1\/(batch|b|forget)$/.test(url.pathname)) return;
+          if (process.env.SILLAGE_BASE_URL && !r.url().startsWith(process.env.SILLAGE_BASE_URL)) return;
+          let body = r.postDataBuffer();
+          if (!body) return;
+          try {
+            if (url.searchParams.get('ce') === 'gzip') body = gunzipSync(body);
+            records.push({ where, kind: 'body', name: url.pathname, body: JSON.parse(body.toString('utf8')) });
+          } catch (e) {
+            records.push({ where, kind: 'unreadable', name: url.pathname, body: String(e) });
+          }
+        });
+      };
+      await instrument(context);
+      const newContext = browser.newContext.bind(browser);
+      (browser as Browser).newContext = async (...args: Parameters<Browser['newContext']>) => {
+        const ctx = await newContext(...args);
+        await instrument(ctx);
+        return ctx;
+      };
+      await use();
+      (browser as Browser).newContext = newContext;
+      if (records.length) appendFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    },
+    { auto: true },
+  ],
+});
+
+/**
+ * Runs in every page before its own scripts: reports each storage key,
+ * cookie and IndexedDB database the SDK's code creates.
+ */
+function auditScript() {
+  const report = (kind: string, name: string) => {
+    if (!/\/sillage(_glue|_full|_p13n)?(_bg)?\.(js|wasm)/.test(new Error().stack || '')) return;
+    try {
+      (window as any).__sillageAudit(kind, name);
+    } catch {
+      // The binding is there in every instrumented context.
+    }
+  };
+  const setItem = Storage.prototype.setItem;
+  Storage.prototype.setItem = function (key: string, value: string) {
+    report(this === window.sessionStorage ? 'sessionStorage' : 'localStorage', String(key));
+    return setItem.call(this, key, value);
+  };
+  const cookie = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie');
+  if (cookie?.set) {
+    Object.defineProperty(Document.prototype, 'cookie', {
+      configurable: true,
+      get() {
+        return cookie.get!.call(this);
+      },
+      set(v: string) {
+        report('cookie', String(v).split('=')[0].trim());
+        cookie.set!.call(this, v);
+      },
+    });
+  }
+  if (window.indexedDB) {
+    const open = IDBFactory.prototype.open;
+    IDBFactory.prototype.open = function (name: string, version?: number) {
+      report('indexedDB', String(name));
+      return version === undefined ? open.call(this, name) : open.call(this, name, version);
+    };
+  }
+  if (window.caches) {
+    const openCache = CacheStorage.prototype.open;
+    CacheStorage.prototype.open = function (name: string) {
+      report('cacheStorage', String(name));
+      return openCache.call(this, name);
+    };
+  }
+}
 
 /**
  * The headers of the collector's read and admin routes (`/v1/stats`,
@@ -28,7 +131,8 @@ export function sql(query: string, params: (string | number)[] = []): Record<str
     'rows = c.execute(sys.argv[2], json.loads(sys.argv[3])).fetchall()',
     'print(json.dumps([dict(r) for r in rows]))',
   ].join('\n');
-  const out = execFileSync('python3', ['-c', script, db, query, JSON.stringify(params)]);
+  // The audits read every row of the run: tens of megabytes.
+  const out = execFileSync('python3', ['-c', script, db, query, JSON.stringify(params)], { maxBuffer: 512 * 1024 * 1024 });
   return JSON.parse(out.toString());
 }
 
@@ -118,4 +222,23 @@ export function snippet() {
   const tag = html.match(/<script>!function\(d,t\).*?<\/script>/)![0];
   const text = tag.slice('<script>'.length, -'</script>'.length);
   return { tag, text, hash: `'sha256-${createHash('sha256').update(text).digest('base64')}'` };
+}
+
+/**
+ * Makes the anti-flicker snippet's timeout (300 ms, set while the head is
+ * parsed) effectively never fire on this page. Tests whose subject is not
+ * timing use it, so that a loaded machine, where the SDK may decide after
+ * 300 ms, cannot turn their assertions into a race: the snippet's own
+ * behaviour (defaults shown and kept when it fires first) is tested in
+ * personalization-timing.spec.ts, by loads that count.
+ */
+export async function patientSnippet(page: Page) {
+  await page.addInitScript(() => {
+    const setTimeout = window.setTimeout;
+    (window as any).setTimeout = function (fn: TimerHandler, ms?: number, ...rest: unknown[]) {
+      // The snippet's call: 300 ms, while the head is parsed.
+      if (ms === 300 && !document.body) ms = 120_000;
+      return setTimeout.call(window, fn, ms, ...rest);
+    };
+  });
 }

@@ -1,10 +1,9 @@
 // The whole SDK, personalization included, on a page served with a strict
 // Content-Security-Policy (from www/_headers): no inline script but the
 // anti-flicker snippet, allowed by its hash; no eval; Trusted Types required.
-import { test, expect } from '@playwright/test';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { anonymousId, consoleOf, countBy, decided, flushed, snippet, tracked, watchErrors, WWW } from './helpers';
+import { test, expect, anonymousId, consoleOf, countBy, decided, flushed, patientSnippet, snippet, tracked, watchErrors, WWW } from './helpers';
 
 test('every test page carries the documented snippet byte for byte, under 600 bytes', () => {
   const { tag } = snippet();
@@ -25,6 +24,7 @@ test('every test page carries the documented snippet byte for byte, under 600 by
 });
 
 test('strict CSP: the SDK and every kind of content work, with zero violations', async ({ page, request }) => {
+  await patientSnippet(page);
   const { tag, hash } = snippet();
   const policy = `script-src 'self' 'wasm-unsafe-eval' ${hash}; object-src 'none'; base-uri 'none'; require-trusted-types-for 'script'`;
   const res = await request.get('/test/csp.html');

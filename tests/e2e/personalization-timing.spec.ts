@@ -1,8 +1,8 @@
 // Personalization and time: no flicker (cold and with the SDK cached), the
 // decision against the first paint, SPA re-decision within a frame, and a
 // page that re-renders its slots like a framework would.
-import { test, expect, type Page } from '@playwright/test';
-import { anonymousId, consoleOf, countBy, decided, flushed, tracked, watchErrors } from './helpers';
+import { type Page } from '@playwright/test';
+import { test, expect, anonymousId, consoleOf, countBy, decided, flushed, patientSnippet, tracked, watchErrors } from './helpers';
 
 /** What test pages' recorders saw, with the decision and the paints. */
 interface Flicker {
@@ -128,11 +128,11 @@ test('no flicker: 0 frames show a replaced default, on the first load and with t
   const errors = watchErrors(page);
   const cold = await decidedLoad(page, 'cold');
   // The cold load downloaded the SDK.
-  const coldWasm = cold.sdk.find((r) => r.file === 'sillage_bg.wasm')!;
+  const coldWasm = cold.sdk.find((r) => r.file === 'sillage_full_bg.wasm')!;
   expect(coldWasm.transferSize).toBeGreaterThanOrEqual(coldWasm.encodedBodySize);
   const cached = await decidedLoad(page, 'cached');
   // The reload used the HTTP cache: the wasm was revalidated, not downloaded.
-  const wasm = cached.sdk.find((r) => r.file === 'sillage_bg.wasm')!;
+  const wasm = cached.sdk.find((r) => r.file === 'sillage_full_bg.wasm')!;
   expect(wasm.transferSize).toBeLessThan(wasm.encodedBodySize);
   expect(errors).toEqual([]);
 });
@@ -212,6 +212,7 @@ async function framesUntil(page: Page, act: string, want: Want): Promise<number>
 
 test('SPA: after each navigation the slots show the new route within one frame, and the default where no rule matches', async ({ page }) => {
   await page.addInitScript(countFrames);
+  await patientSnippet(page);
   const errors = watchErrors(page);
   await page.goto('/test/shop/');
   await decided(page);
@@ -282,6 +283,7 @@ function watchWork() {
 
 test('a framework re-rendering the slots every 50 ms for 2 s: ends personalized, bounded work, the page stays responsive', async ({ page }) => {
   await page.addInitScript(watchWork);
+  await patientSnippet(page);
   const errors = watchErrors(page);
   const warnings = consoleOf(page, 'warning');
   await page.goto('/test/rerender.html');

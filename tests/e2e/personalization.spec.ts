@@ -2,20 +2,29 @@
 // action, its exposure events in SQLite, a missing variant, consent, and the
 // XSS corpus through the config. (Timing: personalization-timing.spec.ts;
 // the strict CSP: personalization-csp.spec.ts.)
-import { test, expect, type Page } from '@playwright/test';
+import { type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  test,
+  expect,
   anonymousId,
   consoleOf,
   countBy,
   decided,
   flushed,
+  patientSnippet,
   sql,
   storedRows,
   tracked,
   watchErrors,
 } from './helpers';
+
+// These tests are about what personalization does, not when: the snippet's
+// timeout must not race a loaded machine (see patientSnippet).
+test.beforeEach(async ({ page }) => {
+  await patientSnippet(page);
+});
 
 const slot = (page: Page, name: string) => page.locator(`[data-sillage-slot="${name}"]`);
 
@@ -83,12 +92,15 @@ test('every action through the real loader and collector, each exposure stored o
     { slot: 'hero', variant: 'new', rule_id: 'hero-new', url: expect.stringMatching(/\/test\/actions\.html#offers$/) },
   ]);
 
-  // The visitor shows an interest and fills the cart; on the next page view
-  // the sorted categories and the three recommendations apply.
+  // The visitor shows an interest and fills the cart: the sorted categories
+  // and the three recommendations apply at once, without a reload (slots
+  // follow the journey), and again on the next page view.
   await page.evaluate(() => {
     window['sillage'].interest('yoga', 1);
     window['sillage'].track('Product Added', { product_id: 'shoe-1', name: 'Trail shoe', category: 'trail', price: 129 });
   });
+  await expect.poll(() => items(page, 'cross')).toEqual(['sock', 'gaiter']);
+  await expect(slot(page, 'categories').locator('li').first()).toHaveAttribute('data-sillage-topics', 'yoga');
   await flushed(page);
   await page.reload();
   await decided(page);
@@ -122,10 +134,11 @@ test('every action through the real loader and collector, each exposure stored o
     'hero-new': 2,
     'banner-html': 2,
     'promo-edit': 2,
-    sorted: 1,
-    cross: 1,
-    up: 1,
-    'for-you': 1,
+    // Shown in both page views: after the change, then after the reload.
+    sorted: 2,
+    cross: 2,
+    up: 2,
+    'for-you': 2,
   });
   // Experiment Viewed is once per session: the reload is the same session.
   expect(tracked(anon, 'Experiment Viewed')).toHaveLength(1);

@@ -1,8 +1,7 @@
 // The on-device profile seen from the collector: journey stage changes
 // arrive as events (what makes journey maps possible), the profile itself
 // never leaves the device, and it survives a reload.
-import { test, expect } from '@playwright/test';
-import { anonymousId, sql, watchErrors } from './helpers';
+import { test, expect, anonymousId, sql, watchErrors } from './helpers';
 
 test('stage changes reach the collector as Journey Stage Changed events; the profile stays on the device', async ({ page }) => {
   const errors = watchErrors(page);

@@ -1,8 +1,7 @@
 // The walking skeleton end to end: script tag -> wasm -> config -> core ->
 // one batch -> collector -> SQLite, plus the pages that must survive a
 // missing or broken config.
-import { test, expect } from '@playwright/test';
-import { anonymousId, sql, storedRows, watchErrors } from './helpers';
+import { test, expect, anonymousId, sql, storedRows, watchErrors } from './helpers';
 
 test('a page view and a track call arrive in one batch and are stored once', async ({ page }) => {
   const errors = watchErrors(page);
