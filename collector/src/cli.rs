@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the collector (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write the journey report (HTML, and JSON with --json) from a
     /// collector database, read-only; `report --help` lists its flags
     #[command(disable_help_flag = true)]
@@ -58,7 +58,7 @@ impl Cli {
     /// when another subcommand is).
     pub fn serve_args(self) -> ServeArgs {
         match self.command {
-            Some(Command::Serve(a)) => a,
+            Some(Command::Serve(a)) => *a,
             _ => self.serve,
         }
     }

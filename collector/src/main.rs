@@ -15,7 +15,7 @@ async fn main() {
     let serve = match cli.command {
         Some(Command::Report { args }) => std::process::exit(report::cli::report(&args)),
         Some(Command::Fixture { args }) => std::process::exit(report::cli::fixture_cmd(&args)),
-        Some(Command::Serve(a)) => a,
+        Some(Command::Serve(a)) => *a,
         None => cli.serve,
     };
     let (addr, options) = serve.into_options();
