@@ -32,7 +32,6 @@ use std::path::{Path, PathBuf};
 use std::process::{exit, Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-const WASM_PACK_VERSION: &str = "0.15.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -179,16 +178,6 @@ fn setup(browser: bool) -> bool {
                 ]));
             }
         }
-    }
-    let have = output_of("wasm-pack", &["--version"]).unwrap_or_default();
-    if have != format!("wasm-pack {WASM_PACK_VERSION}") {
-        ok &= run(Command::new("cargo").args([
-            "install",
-            "--locked",
-            "wasm-pack",
-            "--version",
-            WASM_PACK_VERSION,
-        ]));
     }
     if npm_needed() {
         ok &= run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]));
@@ -794,11 +783,18 @@ fn test() -> bool {
             "clippy",
             "-p",
             "sillage",
+            "-p",
+            "sillage-p13n",
+            "-p",
+            "sillage-webhost",
             "--target",
             WASM_TARGET,
-            // The lib and its tests; examples and benches are native tools.
+            // The libs and their tests, with every feature (the bundled
+            // build and the module's exports); examples and benches are
+            // native tools.
             "--lib",
             "--tests",
+            "--all-features",
             "--",
             "-D",
             "warnings",

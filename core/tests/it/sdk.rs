@@ -56,6 +56,8 @@ struct Tab {
     sdk: Sdk<NativeJs>,
     /// Requests sent and not answered: (batch, body, keepalive).
     sent: VecDeque<(u64, String, bool)>,
+    /// Whether each request sent was to be gzipped, in order.
+    gzipped: Vec<bool>,
     beacons: Vec<String>,
     warnings: Vec<String>,
     errors: Vec<String>,
@@ -95,6 +97,8 @@ struct World {
     next_id: SlotId,
     /// Global Privacy Control and Do Not Track in the next tabs booted.
     signals: sillage_core::sdk::Signals,
+    /// Whether the browser has `CompressionStream`.
+    compression: bool,
     /// What the collector answers to erasure requests.
     erase_ok: bool,
     /// The personalization module fails to load.
@@ -111,6 +115,7 @@ impl World {
             storage_full: false,
             next_id: 100,
             signals: Default::default(),
+            compression: true,
             erase_ok: true,
             p13n_fails: false,
         }
@@ -123,6 +128,7 @@ impl World {
         self.tabs.push(Tab {
             sdk,
             sent: VecDeque::new(),
+            gzipped: Vec::new(),
             beacons: Vec::new(),
             warnings: Vec::new(),
             errors: Vec::new(),
@@ -194,6 +200,7 @@ impl World {
             config,
             web_locks: true,
             signals: self.signals,
+            compression: self.compression,
         };
         self.input(t, Input::Boot(boot));
     }
@@ -263,8 +270,12 @@ impl World {
                 batch,
                 body,
                 keepalive,
+                gzip,
                 ..
-            } => self.tabs[t].sent.push_back((batch, body, keepalive)),
+            } => {
+                self.tabs[t].gzipped.push(gzip);
+                self.tabs[t].sent.push_back((batch, body, keepalive))
+            }
             Effect::Beacon { body, .. } => self.tabs[t].beacons.push(body),
             Effect::LoadConfig(_) | Effect::Listen | Effect::Observe => {}
             Effect::Elect => {
@@ -564,6 +575,30 @@ fn an_event_is_stored_before_the_call_returns_and_deleted_once_acknowledged() {
     assert_eq!(names(&body), ["page /", "Plan Chosen"]);
     assert_eq!(w.tabs[t].settled, [(1, true)]);
     assert!(w.stored().is_empty(), "acknowledged events are deleted");
+}
+
+#[test]
+fn batches_are_gzipped_only_when_the_config_asks_and_the_browser_can() {
+    let gzip = json!({"version": 1, "collector": {"url": "/v1/batch", "compress": "gzip"},
+        "capture": {"engagement": false}});
+    for (config, browser_can, want) in [
+        (gzip.clone(), true, true),
+        (gzip, false, false),
+        (collector(), true, false),
+    ] {
+        let mut w = World::new();
+        w.compression = browser_can;
+        let t = w.open();
+        w.boot(t, "https://shop.example/", config);
+        w.track(t, "One", json!({}));
+        w.api(t, Call::Flush(1), "https://shop.example/");
+        w.respond(t, 200);
+        w.track(t, "Two", json!({}));
+        w.api(t, Call::Flush(2), "https://shop.example/");
+        w.respond(t, 200);
+        assert_eq!(w.tabs[t].gzipped, [want, want], "browser_can={browser_can}");
+        assert_eq!(w.tabs[t].settled, [(1, true), (2, true)]);
+    }
 }
 
 #[test]
