@@ -8,6 +8,8 @@
 //!   check in order and end with `N passed, N failed`.
 //! - `cargo xtask setup [--browser]`, `cargo xtask build`, `cargo xtask size`:
 //!   the pieces on their own.
+//! - `cargo xtask types`: the npm package's types alone (written into
+//!   `pkg/` without a wasm build, then `tsc --strict -p tests/ts`).
 //! - `cargo xtask e2e [ARGS]`: build, then only the Playwright specs (ARGS go
 //!   to Playwright, e.g. a file or `-g "title"`), for quick iteration.
 //! - `cargo xtask bench [--peers]`: native benchmarks (release build, the
@@ -59,6 +61,7 @@ fn main() {
         Some("test") => test(),
         Some("setup") => setup(rest.iter().any(|a| a == "--browser")),
         Some("build") => setup(false) && build_sdk(),
+        Some("types") => setup(false) && typescript(&mut Tally::default()),
         Some("size") => size_report().is_some_and(|r| r.within_budget && r.loader_ok),
         Some("bench") => bench(rest),
         Some("e2e") => {
@@ -67,7 +70,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] [--db PATH] | test | setup [--browser] | build | size | bench [--peers] | e2e [PLAYWRIGHT ARGS]>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] [--db PATH] | test | setup [--browser] | build | types | size | bench [--peers] | e2e [PLAYWRIGHT ARGS]>"
             );
             exit(2);
         }
@@ -205,6 +208,8 @@ fn npm_needed() -> bool {
     !Path::new("node_modules/.bin/wasm-opt").exists()
         || !Path::new("node_modules/.bin/terser").exists()
         || !Path::new("node_modules/.bin/playwright").exists()
+        || !Path::new("node_modules/.bin/tsc").exists()
+        || !Path::new("node_modules/json-schema-to-typescript/package.json").exists()
         || modified(marker) < modified(Path::new("package-lock.json"))
 }
 
@@ -296,7 +301,8 @@ fn build_sdk() -> bool {
         let bound = built
             && run(Command::new("wasm-bindgen")
                 .args(["--target", "web", "--out-dir", "pkg", "--out-name", name])
-                .arg(&raw));
+                .arg(&raw))
+            && public_api_matches(name);
         let optimized = bound
             && run(Command::new("node_modules/.bin/wasm-opt")
                 .arg(format!("pkg/{name}_bg.wasm"))
@@ -307,8 +313,7 @@ fn build_sdk() -> bool {
             return false;
         }
     }
-    if let Err(e) = fs::write("pkg/package.json", NPM_PACKAGE) {
-        say(&format!("could not write pkg/package.json: {e}"));
+    if !write_types() {
         return false;
     }
     let sdk = Path::new(SDK_DIR);
@@ -454,7 +459,9 @@ const NPM_PACKAGE: &str = r#"{
     "sillage_p13n.d.ts",
     "sillage_full.js",
     "sillage_full_bg.wasm",
-    "sillage_full.d.ts"
+    "sillage_full.d.ts",
+    "config.d.ts",
+    "profile.d.ts"
   ],
   "main": "sillage.js",
   "types": "sillage.d.ts",
@@ -469,6 +476,177 @@ const NPM_PACKAGE: &str = r#"{
   "sideEffects": false
 }
 "#;
+
+/// The npm package's public types, written by hand in `types/`: (module,
+/// its `.d.ts`, whether it must declare every function the module
+/// exports). wasm-bindgen's own `.d.ts` types every argument `any` and
+/// lists the wasm's internal exports (closure shims, the loader's
+/// `replay`); the personalization module's functions are the tracking
+/// module's internal protocol, so its types declare only `init`.
+const TYPES: [(&str, &str, bool); 3] = [
+    ("sillage", "types/sillage.d.ts", true),
+    ("sillage_p13n", "types/sillage_p13n.d.ts", false),
+    ("sillage_full", "types/sillage.d.ts", true),
+];
+
+/// The functions a `.d.ts` declares: `export function NAME`, and
+/// `default` for `export default function`.
+fn declared_functions(dts: &str) -> std::collections::BTreeSet<String> {
+    dts.lines()
+        .filter_map(|l| {
+            let rest = l.trim_start().strip_prefix("export ")?;
+            if rest.starts_with("default function") {
+                return Some("default".to_string());
+            }
+            let name = rest.strip_prefix("function ")?;
+            let end = name
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
+                .unwrap_or(name.len());
+            Some(name[..end].to_string())
+        })
+        .collect()
+}
+
+/// Run right after wasm-bindgen wrote `pkg/NAME.d.ts` (every export of the
+/// module): whether the hand-written types declare only functions the
+/// module exports and, for the tracking API, every one of them.
+fn public_api_matches(name: &str) -> bool {
+    let Some((_, file, complete)) = TYPES.iter().find(|(n, _, _)| *n == name) else {
+        say(&format!("xtask's TYPES has no types for the module {name}"));
+        return false;
+    };
+    let generated = fs::read_to_string(format!("pkg/{name}.d.ts")).unwrap_or_default();
+    let public = fs::read_to_string(file).unwrap_or_default();
+    let exported = declared_functions(&generated);
+    let declared = declared_functions(&public);
+    let mut ok = !exported.is_empty() && !declared.is_empty();
+    if !ok {
+        say(&format!(
+            "cannot read the functions of pkg/{name}.d.ts and {file}"
+        ));
+    }
+    for f in declared.difference(&exported) {
+        say(&format!(
+            "{file} declares {f}(), which {name} does not export"
+        ));
+        ok = false;
+    }
+    if *complete {
+        for f in exported.difference(&declared) {
+            say(&format!(
+                "{name} exports {f}(), which {file} does not declare (type it, or mark it `skip_typescript` if it is internal)"
+            ));
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// Writes the npm package's types and manifest into `pkg/`: `config.d.ts`
+/// and `profile.d.ts` generated from the JSON Schemas by
+/// json-schema-to-typescript (`types/generate.mjs`), each module's
+/// hand-written `.d.ts` in place of wasm-bindgen's, and `package.json`.
+/// Needs no wasm build.
+fn write_types() -> bool {
+    if let Err(e) = fs::create_dir_all("pkg") {
+        say(&format!("could not create pkg/: {e}"));
+        return false;
+    }
+    if !run(Command::new("node").args(["types/generate.mjs", "pkg"])) {
+        return false;
+    }
+    for (name, file, _) in TYPES {
+        if let Err(e) = fs::copy(file, format!("pkg/{name}.d.ts")) {
+            say(&format!("could not copy {file} to pkg/{name}.d.ts: {e}"));
+            return false;
+        }
+    }
+    if let Err(e) = fs::write("pkg/package.json", NPM_PACKAGE) {
+        say(&format!("could not write pkg/package.json: {e}"));
+        return false;
+    }
+    true
+}
+
+/// Where the TypeScript check finds the configs of `www/` as typed values.
+const WWW_CONFIGS_TS: &str = "target/ts-types/www-configs.ts";
+
+/// The TypeScript check, one test: the package's types written into `pkg/`,
+/// then `tsc --strict -p tests/ts` on a typed consumer (the documented
+/// calls, and `@ts-expect-error` on the mistakes the types must refuse) and
+/// on every config of `www/` typed as a `Config`.
+fn typescript(t: &mut Tally) -> bool {
+    let ok = write_types()
+        && link_package()
+        && write_www_configs()
+        && run(Command::new("node_modules/.bin/tsc").args(["-p", "tests/ts"]));
+    if ok {
+        say("the npm package's types pass tsc --strict (tests/ts)");
+        t.passed += 1;
+    } else {
+        t.failed += 1;
+    }
+    ok
+}
+
+/// `tests/ts/node_modules/sillage`, a link to `pkg/`, so that the consumer
+/// imports the package by its name, through its `exports`.
+fn link_package() -> bool {
+    let link = Path::new("tests/ts/node_modules/sillage");
+    if fs::symlink_metadata(link).is_ok() {
+        return true;
+    }
+    let made = fs::create_dir_all("tests/ts/node_modules").and_then(|_| {
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("../../../pkg", link)
+        }
+        #[cfg(not(unix))]
+        {
+            Err(std::io::Error::other(
+                "symbolic links are made on unix only",
+            ))
+        }
+    });
+    if let Err(e) = &made {
+        say(&format!("could not link {} to pkg/: {e}", link.display()));
+    }
+    made.is_ok()
+}
+
+/// Every `*.config.json` of `www/` and `www/test/` as a TypeScript value
+/// typed `Config`: a JSON document is a TypeScript expression, so `tsc`
+/// checks each against the generated type.
+fn write_www_configs() -> bool {
+    let mut files: Vec<PathBuf> = ["www", "www/test"]
+        .iter()
+        .filter_map(|d| fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".config.json"))
+        .collect();
+    files.sort();
+    let mut ts = String::from("import type { Config } from '../../pkg/sillage.js';\n");
+    for (i, f) in files.iter().enumerate() {
+        let Ok(json) = fs::read_to_string(f) else {
+            say(&format!("cannot read {}", f.display()));
+            return false;
+        };
+        ts.push_str(&format!(
+            "\n// {}\nexport const config{i}: Config = {};\n",
+            f.display(),
+            json.trim()
+        ));
+    }
+    let written = Path::new(WWW_CONFIGS_TS)
+        .parent()
+        .map_or(Ok(()), fs::create_dir_all)
+        .and_then(|_| fs::write(WWW_CONFIGS_TS, ts));
+    if let Err(e) = &written {
+        say(&format!("could not write {WWW_CONFIGS_TS}: {e}"));
+    }
+    !files.is_empty() && written.is_ok()
+}
 
 /// The files of the SDK that are served, and compressed beside themselves:
 /// the loader, then (glue, wasm) of each build.
@@ -851,7 +1029,16 @@ fn test() -> bool {
         }
         e2e(t, &[])
     });
-    t.step("7. size report and budget", |t| {
+    t.step(
+        "7. TypeScript: the npm package's types (tsc --strict)",
+        |t| {
+            if !tools {
+                return t.check("the TypeScript check needs the set-up", false);
+            }
+            typescript(t)
+        },
+    );
+    t.step("8. size report and budget", |t| {
         let report = size_report();
         let loader = report.as_ref().is_some_and(|r| r.loader_ok);
         let budget = report.as_ref().is_some_and(|r| r.within_budget);
@@ -1359,7 +1546,32 @@ fn size_report() -> Option<SizeReport> {
 
 #[cfg(test)]
 mod tests {
-    use super::Counts;
+    use super::{declared_functions, Counts};
+
+    /// wasm-bindgen's `.d.ts` and the hand-written one name their
+    /// functions the same way; overloads count once.
+    #[test]
+    fn declared_functions_are_read_from_a_dts() {
+        let generated = "export function track(event: any, properties: any): void;\n\
+            export function initSync(module: { module: SyncInitInput } | SyncInitInput): InitOutput;\n\
+            export interface InitOutput {\n  readonly replay: (a: any) => void;\n}\n\
+            export default function __wbg_init (module_or_path?: any): Promise<InitOutput>;\n";
+        let public =
+            "/** Records a page view. */\nexport function page(properties?: Properties): void;\n\
+            export function page(name: string, properties?: Properties): void;\n\
+            export type Stage = Profile['stage'];\n\
+            export default function init(options?: {}): Promise<unknown>;\n";
+        let names = |s: &str| declared_functions(s).into_iter().collect::<Vec<_>>();
+        assert_eq!(names(generated), ["default", "initSync", "track"]);
+        assert_eq!(names(public), ["default", "page"]);
+        let ours = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../types/sillage.d.ts"
+        ))
+        .unwrap();
+        assert!(declared_functions(&ours).contains("track"));
+        assert!(!declared_functions(&ours).contains("replay"));
+    }
 
     /// Lines as cargo, wasm-bindgen-test-runner and Playwright print them.
     #[test]
