@@ -517,35 +517,38 @@ fn public_api_matches(name: &str) -> bool {
     };
     let generated = fs::read_to_string(format!("pkg/{name}.d.ts")).unwrap_or_default();
     let public = fs::read_to_string(file).unwrap_or_default();
-    let exported = declared_functions(&generated);
-    let declared = declared_functions(&public);
-    let mut ok = !exported.is_empty() && !declared.is_empty();
-    if !ok {
-        say(&format!(
-            "cannot read the functions of pkg/{name}.d.ts and {file}"
-        ));
+    let problems = api_problems(&generated, &public, *complete);
+    for p in &problems {
+        say(&format!("{file} and the module {name}: {p}"));
     }
-    for f in declared.difference(&exported) {
-        say(&format!(
-            "{file} declares {f}(), which {name} does not export"
-        ));
-        ok = false;
+    problems.is_empty()
+}
+
+/// What is wrong between the functions a module exports (`generated`,
+/// wasm-bindgen's `.d.ts`) and those its public types declare.
+fn api_problems(generated: &str, public: &str, complete: bool) -> Vec<String> {
+    let exported = declared_functions(generated);
+    let declared = declared_functions(public);
+    if exported.is_empty() || declared.is_empty() {
+        return vec!["no function found in one of the two .d.ts files".into()];
     }
-    if *complete {
-        for f in exported.difference(&declared) {
-            say(&format!(
-                "{name} exports {f}(), which {file} does not declare (type it, or mark it `skip_typescript` if it is internal)"
-            ));
-            ok = false;
-        }
+    let mut problems: Vec<String> = declared
+        .difference(&exported)
+        .map(|f| format!("{f}() is declared but not exported"))
+        .collect();
+    if complete {
+        problems.extend(exported.difference(&declared).map(|f| {
+            format!("{f}() is exported but not declared (type it, or mark it `skip_typescript` if it is internal)")
+        }));
     }
-    ok
+    problems
 }
 
 /// Writes the npm package's types and manifest into `pkg/`: `config.d.ts`
 /// and `profile.d.ts` generated from the JSON Schemas by
 /// json-schema-to-typescript (`types/generate.mjs`), each module's
-/// hand-written `.d.ts` in place of wasm-bindgen's, and `package.json`.
+/// hand-written `.d.ts` in place of wasm-bindgen's (whose `_bg.wasm.d.ts`
+/// go), and `package.json`.
 /// Needs no wasm build.
 fn write_types() -> bool {
     if let Err(e) = fs::create_dir_all("pkg") {
@@ -560,6 +563,9 @@ fn write_types() -> bool {
             say(&format!("could not copy {file} to pkg/{name}.d.ts: {e}"));
             return false;
         }
+        // wasm-bindgen's types of the raw wasm exports: internal names, and
+        // stale once they are minified.
+        let _ = fs::remove_file(format!("pkg/{name}_bg.wasm.d.ts"));
     }
     if let Err(e) = fs::write("pkg/package.json", NPM_PACKAGE) {
         say(&format!("could not write pkg/package.json: {e}"));
@@ -1546,7 +1552,7 @@ fn size_report() -> Option<SizeReport> {
 
 #[cfg(test)]
 mod tests {
-    use super::{declared_functions, Counts};
+    use super::{api_problems, declared_functions, Counts};
 
     /// wasm-bindgen's `.d.ts` and the hand-written one name their
     /// functions the same way; overloads count once.
@@ -1571,6 +1577,33 @@ mod tests {
         .unwrap();
         assert!(declared_functions(&ours).contains("track"));
         assert!(!declared_functions(&ours).contains("replay"));
+    }
+
+    /// The build fails when the module and its types disagree.
+    #[test]
+    fn the_public_types_must_match_the_exports() {
+        let generated = "export function track(event: any, properties: any): void;\n\
+            export function flush(): Promise<any>;\n\
+            export function initSync(module: SyncInitInput): InitOutput;\n\
+            export default function __wbg_init (module_or_path?: any): Promise<InitOutput>;\n";
+        let public = "export function track(event: string, properties?: Properties): void;\n\
+            export function initSync(options: { module: BufferSource }): unknown;\n\
+            export function profile(): Profile | null;\n\
+            export default function init(): Promise<unknown>;\n";
+        assert_eq!(
+            api_problems(generated, public, true),
+            [
+                "profile() is declared but not exported",
+                "flush() is exported but not declared (type it, or mark it `skip_typescript` if it is internal)"
+            ]
+        );
+        // The personalization module's functions are internal.
+        assert_eq!(
+            api_problems(generated, public, false),
+            ["profile() is declared but not exported"]
+        );
+        assert!(api_problems(generated, generated, true).is_empty());
+        assert_eq!(api_problems("", public, true).len(), 1);
     }
 
     /// Lines as cargo, wasm-bindgen-test-runner and Playwright print them.
