@@ -43,28 +43,15 @@ void replay;
 void plan;
 export type Unused = InitOutput;
 
-// ----- The README's npm example (its import is above). -----
-{
-  const config: Config = {
-    version: 1,
-    collector: { url: 'https://collect.example/v1/batch' },
-    privacy: { consent: 'required' },
-  };
-  await init();
-  boot({
-    config,
-    // Only needed if the page has slots and the config has rules:
-    p13n: () => import('sillage/p13n').then((m) => m.default().then(() => m)),
-  });
-  track('Signed Up', { plan: 'pro' });
-  on('stage', ({ from, to, reasons }) => console.log(from, '->', to, reasons[0]?.text));
-  const stage = profile()?.stage; // 'discovery' | 'consideration' | ... | undefined
-  const delivered: boolean = await flush();
-  console.log(stage, delivered);
-}
+// (The README's ```ts examples are checked as they are: tests/ts/generated/.)
 
 // ----- Every method of the README's API table. -----
+await init();
+await init({ module_or_path: new URL('/sillage/sillage_bg.wasm', 'https://shop.example') });
+boot({ config: { version: 1, collector: { url: '/v1/batch' } } });
 track('Signed Up');
+const delivered: boolean = await flush();
+on('stage', ({ from, to, reasons }) => console.log(from, '->', to, reasons[0]?.text));
 track('Product Added', { product_id: 'p1', price: 129, tags: ['trail'], nested: { a: null } });
 // A `type` alias is an object of string keys; a value typed by an
 // `interface` (no index signature) goes in spread.
@@ -121,7 +108,7 @@ if (p) {
 const d: Debug = debug();
 const waiting: number = d.queue.waiting;
 const tracking: 'allowed' | 'pending' | 'denied' = d.queue.tracking;
-console.log(waiting, tracking, d.slots.map((s) => s.why));
+console.log(delivered, waiting, tracking, d.slots.map((s) => s.why));
 
 // ----- Boot options and the config. -----
 boot();

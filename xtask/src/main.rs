@@ -574,17 +574,19 @@ fn write_types() -> bool {
     true
 }
 
-/// Where the TypeScript check finds the configs of `www/` as typed values.
-const WWW_CONFIGS_TS: &str = "target/ts-types/www-configs.ts";
+/// Where the TypeScript check's generated cases go (beside the consumer,
+/// so that `sillage` resolves the same way; not committed).
+const TS_GENERATED: &str = "tests/ts/generated";
 
 /// The TypeScript check, one test: the package's types written into `pkg/`,
 /// then `tsc --strict -p tests/ts` on a typed consumer (the documented
-/// calls, and `@ts-expect-error` on the mistakes the types must refuse) and
-/// on every config of `www/` typed as a `Config`.
+/// calls, and `@ts-expect-error` on the mistakes the types must refuse),
+/// on every config of `www/` typed as a `Config`, and on the README's
+/// TypeScript examples.
 fn typescript(t: &mut Tally) -> bool {
     let ok = write_types()
         && link_package()
-        && write_www_configs()
+        && write_ts_cases()
         && run(Command::new("node_modules/.bin/tsc").args(["-p", "tests/ts"]));
     if ok {
         say("the npm package's types pass tsc --strict (tests/ts)");
@@ -620,10 +622,17 @@ fn link_package() -> bool {
     made.is_ok()
 }
 
-/// Every `*.config.json` of `www/` and `www/test/` as a TypeScript value
-/// typed `Config`: a JSON document is a TypeScript expression, so `tsc`
-/// checks each against the generated type.
-fn write_www_configs() -> bool {
+/// Writes the generated cases of the TypeScript check into
+/// [`TS_GENERATED`]: every `*.config.json` of `www/` and `www/test/` as a
+/// value typed `Config` (a JSON document is a TypeScript expression), and
+/// each ` ```ts ` block of the README as a module of its own.
+fn write_ts_cases() -> bool {
+    let dir = Path::new(TS_GENERATED);
+    let _ = fs::remove_dir_all(dir);
+    if let Err(e) = fs::create_dir_all(dir) {
+        say(&format!("could not create {TS_GENERATED}: {e}"));
+        return false;
+    }
     let mut files: Vec<PathBuf> = ["www", "www/test"]
         .iter()
         .filter_map(|d| fs::read_dir(d).ok())
@@ -632,26 +641,47 @@ fn write_www_configs() -> bool {
         .filter(|p| p.to_string_lossy().ends_with(".config.json"))
         .collect();
     files.sort();
-    let mut ts = String::from("import type { Config } from '../../pkg/sillage.js';\n");
+    let mut configs = String::from("import type { Config } from 'sillage';\n");
     for (i, f) in files.iter().enumerate() {
         let Ok(json) = fs::read_to_string(f) else {
             say(&format!("cannot read {}", f.display()));
             return false;
         };
-        ts.push_str(&format!(
+        configs.push_str(&format!(
             "\n// {}\nexport const config{i}: Config = {};\n",
             f.display(),
             json.trim()
         ));
     }
-    let written = Path::new(WWW_CONFIGS_TS)
-        .parent()
-        .map_or(Ok(()), fs::create_dir_all)
-        .and_then(|_| fs::write(WWW_CONFIGS_TS, ts));
-    if let Err(e) = &written {
-        say(&format!("could not write {WWW_CONFIGS_TS}: {e}"));
+    let readme = fs::read_to_string("README.md").unwrap_or_default();
+    let mut cases = vec![("www-configs.ts".to_string(), configs)];
+    let mut block: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut block, line.trim_end()) {
+            (None, "```ts") => block = Some(String::from("// README.md\n")),
+            (Some(code), "```") => {
+                code.push_str("export {};\n");
+                cases.push((format!("readme-{}.ts", cases.len()), code.clone()));
+                block = None;
+            }
+            (Some(code), l) => {
+                code.push_str(l);
+                code.push('\n');
+            }
+            (None, _) => {}
+        }
     }
-    !files.is_empty() && written.is_ok()
+    if files.is_empty() || cases.len() < 2 {
+        say("expected configs in www/ and a ```ts block in README.md");
+        return false;
+    }
+    for (name, text) in cases {
+        if let Err(e) = fs::write(dir.join(&name), text) {
+            say(&format!("could not write {TS_GENERATED}/{name}: {e}"));
+            return false;
+        }
+    }
+    true
 }
 
 /// The files of the SDK that are served, and compressed beside themselves:
