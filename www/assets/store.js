@@ -191,7 +191,8 @@
       d.getElementById('cart-subtotal').textContent = euros(sub);
       d.getElementById('cart-shipping').textContent = shipping(sub) ? euros(shipping(sub)) : 'free';
       d.getElementById('cart-total').textContent = euros(sub + shipping(sub));
-      if (!pages.cart.viewed) {
+      // An empty cart is no purchase intent: Cart Viewed only with items.
+      if (!pages.cart.viewed && lines.length) {
         pages.cart.viewed = true;
         track('Cart Viewed', { cart_id: cartId(), currency: 'EUR', value: sub, products: cartLines() });
       }
