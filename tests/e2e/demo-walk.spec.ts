@@ -91,6 +91,12 @@ test('the scripted walk: Instagram ad, guide, three products, cart, newsletter r
   await expect(slot(page, 'cross')).toBeHidden();
   await expect(slot(page, 'upsell')).toBeHidden();
   await shot(page, info, '2-consideration');
+  // The home page now offers the comparison, and puts the running gear first.
+  await page.locator('header .logo').click();
+  await settled(page);
+  await expect(slot(page, 'hero')).toContainText('Still deciding? Compare side by side');
+  const picks = await slot(page, 'picks').locator('[data-sku]').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-sku')));
+  expect(picks.slice(-2).sort()).toEqual(['BOOTS-5', 'JACKET-2']);
   // The list is ordered by interest: the hiking gear goes last.
   await page.locator('header nav a', { hasText: 'Shop' }).click();
   await expect(page).toHaveURL(/\/shop\.html$/);
@@ -223,10 +229,12 @@ test('the scripted walk: Instagram ad, guide, three products, cart, newsletter r
   const res = await page.request.get('/v1/report', { headers: adminHeaders() });
   expect(res.status()).toBe(200);
   const report = await res.json();
-  const text = JSON.stringify(report);
-  expect(text).toContain('cart-delivery-message');
-  expect(text).toContain('banner-cart-reminder');
-  expect(text).toContain('Paid Social');
+  const experiment = report.experiments.find((e: any) => e.id === 'cart-delivery-message');
+  expect(experiment, 'the experiment is in the report').toBeTruthy();
+  expect(JSON.stringify(experiment)).toMatch(/"visitors":[1-9]/);
+  const rules = report.personalization.rows.map((r: any) => r.ruleId);
+  expect(rules).toEqual(expect.arrayContaining(['banner-cart-reminder', 'hero-discovery', 'cross-sell-cart', 'survey-post-purchase']));
+  expect(JSON.stringify(report.channelsByStage)).toContain('Paid Social');
   expect(errors).toEqual([]);
 });
 
