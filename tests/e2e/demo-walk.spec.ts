@@ -327,6 +327,15 @@ test('what confused newcomers: no order with an empty cart, no cross-sell withou
   expect(tracked(anon, 'Newsletter Subscribed')).toEqual([{ list: 'weekly-trail-letter', frequency: 'weekly' }]);
   // A lead is consideration, never post-purchase.
   expect(await page.evaluate(() => Promise.resolve(window['sillage'].profile()).then((p: any) => p.stage))).toBe('consideration');
+  await expect(slot(page, 'banner')).toContainText('Rated 4.8/5 by 1,240 runners');
+  // Personalization consent off shows the defaults; on again, the rules.
+  await page.click('#no-personalization');
+  await expect(slot(page, 'banner')).toHaveText('Free delivery from €100 · How this demo works');
+  await page.reload();
+  await expect(page.locator('#no-personalization')).toHaveText('Personalization is off: turn it back on');
+  await expect(slot(page, 'banner')).toHaveText('Free delivery from €100 · How this demo works');
+  await page.click('#no-personalization');
+  await expect(slot(page, 'banner')).toContainText('Rated 4.8/5 by 1,240 runners');
   expect(errors).toEqual([]);
 });
 

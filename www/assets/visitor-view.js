@@ -13,10 +13,17 @@
       refresh();
     });
   });
-  on('no-personalization', function (e) {
-    sillage.consent({ personalization: false });
-    e.target.textContent = 'Personalization is off: every page shows its defaults';
-    e.target.disabled = true;
+  // Personalization consent, as a toggle: off shows every page's defaults.
+  var toggle = d.getElementById('no-personalization');
+  function label(off) {
+    toggle.textContent = off ? 'Personalization is off: turn it back on' : 'Show me the defaults (consent: personalization off)';
+    toggle.setAttribute('data-off', off ? 'true' : 'false');
+  }
+  Promise.resolve(sillage.debug()).then(function (dbg) { label(!!(dbg && dbg.consent && dbg.consent.personalization === false)); });
+  on('no-personalization', function () {
+    var off = toggle.getAttribute('data-off') !== 'true';
+    sillage.consent({ personalization: !off });
+    label(off);
   });
   function cell(text) {
     var td = d.createElement('td');
