@@ -124,7 +124,7 @@
   }
   function footer() {
     return el('footer', { class: 'site' }, [
-      el('p', null, ['Sillage Sports is a demo store for the ', el('a', { href: 'https://github.com/', text: 'Sillage SDK' }),
+      el('p', null, ['Sillage Sports is a demo store for the Sillage SDK',
         ': every personalization on these pages is a rule in ', el('a', { href: '/sillage.config.json', text: 'sillage.config.json' }),
         ', decided in your browser from what you did here. Nothing is sold.']),
       el('p', null, [el('a', { href: '/start.html', text: 'Start again from another channel' }), ' · ',
