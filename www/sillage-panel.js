@@ -256,10 +256,11 @@ export function open() {
     close.title = 'Close the journey panel';
     close.addEventListener('click', () => {
       closePanel();
+      // The page may want to know (the demo store remembers it per tab).
       try {
-        sessionStorage.setItem('sillage-sports.panel', '0');
-      } catch (_) {
-        /* the demo's memory of the panel only */
+        window.dispatchEvent(new CustomEvent('sillage-panel', { detail: { open: false } }));
+      } catch (e) {
+        warn(e);
       }
     });
     add(head, el('strong', null, 'Sillage journey panel'), close);

@@ -359,6 +359,11 @@ test('a team quote not converted after two weeks: an advisor is offered', async 
   await expect(slot(page, 'banner')).toContainText('Talk to an advisor');
   await expect(page.locator('.sillage-panel [data-signal="quoteNotConverted"]')).toHaveAttribute('data-on', 'true');
   await panelStage(page, 'purchase');
+  // The panel stays open from page to page in this tab until it is closed.
+  await page.locator('.sillage-panel .sp-close').click();
+  await page.reload();
+  await settled(page);
+  await expect(page.locator('.sillage-panel')).toHaveCount(0);
   expect(errors).toEqual([]);
 });
 

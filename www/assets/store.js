@@ -333,6 +333,10 @@
     var kind = d.body.getAttribute('data-page');
     try { if (pages[kind]) pages[kind](main); } catch (e) { console.warn('Sillage Sports:', e); }
     try { if (sessionStorage.getItem(PANEL_KEY) === '1') loadPanel().then(function (m) { m.open(); }); } catch (e) { /* no session storage */ }
+    // The panel's own close button: remember it for this tab.
+    w.addEventListener('sillage-panel', function (e) {
+      try { sessionStorage.setItem(PANEL_KEY, e.detail && e.detail.open ? '1' : '0'); } catch (err) { /* no session storage */ }
+    });
   });
 
   // What other scripts of the store use.
