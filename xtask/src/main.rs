@@ -3,7 +3,8 @@
 //! the code (the cargo-xtask pattern).
 //!
 //! - `cargo xtask demo [--addr A] [--db PATH]`: install what is missing, build
-//!   the SDK, run the reference collector with the demo store.
+//!   the SDK, run the reference collector with the demo store; prints the
+//!   entry page's URL and the admin token.
 //! - `cargo xtask test`: install what is missing (Chromium too), then run every
 //!   check in order and end with `N passed, N failed`.
 //! - `cargo xtask setup [--browser]`, `cargo xtask build`, `cargo xtask size`:
@@ -334,6 +335,23 @@ fn build_sdk() -> bool {
         && minify("pkg/sillage_p13n.js", "sillage_p13n.js", true)
         && minify("pkg/sillage_full.js", "sillage_full.js", true)
         && precompress(sdk)
+        && copy_panel(sdk)
+}
+
+/// The journey panel (`www/sillage-panel.js` and its stylesheet), served
+/// beside the SDK so that the loader finds it on any site with
+/// `?sillage_debug=1`. It is not part of the SDK: not minified, not in
+/// `SDK_FILES`, never counted in the size budget.
+const PANEL_FILES: [&str; 2] = ["sillage-panel.js", "sillage-panel.css"];
+
+fn copy_panel(sdk: &Path) -> bool {
+    for f in PANEL_FILES {
+        if let Err(e) = fs::copy(Path::new("www").join(f), sdk.join(f)) {
+            say(&format!("could not copy www/{f} beside the SDK: {e}"));
+            return false;
+        }
+    }
+    true
 }
 
 /// Renames the wasm's imports, exports and import module to one or two
@@ -747,9 +765,12 @@ fn demo(args: &[String]) -> bool {
         return false;
     };
     say(&format!(
-        "demo store: http://{addr}/  (events are stored in {db}; Ctrl-C stops)"
+        "demo store: http://{addr}/start.html  (pick how you arrive; events are stored in {db}; Ctrl-C stops)"
     ));
     say(&format!("admin token: {token}"));
+    say(&format!(
+        "journey report: http://{addr}/report  (user name anything, password the admin token)"
+    ));
     say(&format!(
         "    curl -H 'Authorization: Bearer {token}' http://{addr}/v1/stats"
     ));

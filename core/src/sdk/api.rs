@@ -669,7 +669,8 @@ impl<H: JsHost> Sdk<H> {
     /// `sillage.debug()`: what the journey panel shows besides the profile:
     /// consent, the queue (waiting, in flight, retrying, delivered, refused,
     /// dropped by the caps, where events are kept), whether this tab sends,
-    /// and each slot's decision explained (`Explanation::rows`).
+    /// whether `?sillage_debug=1` is honoured (`debugMode`), and each slot's
+    /// decision explained (`Explanation::rows`).
     pub fn debug(&mut self, now: Millis) -> Json {
         let b = &self.tracker.outbox.batcher;
         let queue = Json::obj()
@@ -695,6 +696,7 @@ impl<H: JsHost> Sdk<H> {
         Json::obj()
             .with("consent", self.slots.consent.clone())
             .with("sender", self.tracker.outbox.is_sender())
+            .with("debugMode", self.debug_mode())
             .with("queue", queue)
             .with("slots", self.explain(now))
     }
