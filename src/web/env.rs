@@ -295,7 +295,7 @@ pub fn soon(f: impl FnOnce() + 'static) {
 /// [`soon`] with one closure type for every caller (see `net::then`).
 fn soon_boxed(f: Box<dyn FnOnce()>) {
     if let Some(w) = web_sys::window() {
-        let cb = Closure::once_into_js(move || f());
+        let cb = Closure::once_into_js(f);
         let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), 0);
     }
 }

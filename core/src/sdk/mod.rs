@@ -34,7 +34,7 @@ mod tabs;
 
 pub use privacy::{noisy_topics, Signals, Tracking, ERASE_KEY, INTERESTS_EVENT};
 
-pub use api::{Arg, Call, Click, PageNow};
+pub use api::{Arg, Call, Click, PageNow, MAX_STRING_UNITS};
 pub use slots::{Patch, PatchOp, PatchStep, RecommendedItem, SlotId, SlotSnapshot};
 
 use crate::support::fifo::Fifo as VecDeque;

@@ -1222,6 +1222,57 @@ fn bad_arguments_are_warned_and_say_the_event_was_dropped() {
     assert_eq!(names, [json!("Z")]);
 }
 
+#[test]
+fn oversized_input_is_refused_with_its_path_and_nothing_is_recorded() {
+    let mut w = World::new();
+    let t = w.open();
+    w.boot(t, "https://shop.example/", collector());
+    // What the shell gives for a string it refused by its length alone.
+    w.api(
+        t,
+        Call::Track {
+            event: Arg::TooLong(String::new(), 1 << 20),
+            properties: Arg::Missing,
+        },
+        "https://shop.example/",
+    );
+    w.api(
+        t,
+        Call::Track {
+            event: arg(json!("Notes Saved")),
+            properties: Arg::TooLong("notes".into(), 40_000),
+        },
+        "https://shop.example/",
+    );
+    // A name that did reach the core, a megabyte long: refused by its
+    // length, with no near-miss search over it.
+    let huge = "Product Addedd".repeat(75_000);
+    w.api(
+        t,
+        Call::Track {
+            event: arg(json!(huge)),
+            properties: Arg::Missing,
+        },
+        "https://shop.example/",
+    );
+    assert_eq!(
+        w.tabs[t].warnings,
+        [
+            "track.event: is a string of 1048576 characters, more than an event may hold (32 KB of JSON); the event was dropped",
+            "track.properties.notes: is a string of 40000 characters, more than an event may hold (32 KB of JSON); the event was dropped",
+            "track.event: must be a non-empty string of at most 200 characters; the event was dropped",
+        ]
+    );
+    assert!(
+        w.stored().iter().all(|e| e["type"] == "page"),
+        "only the landing's page view is stored"
+    );
+    assert_eq!(
+        sillage_core::support::diag::did_you_mean(&huge, &["Product Added"]),
+        None
+    );
+}
+
 fn journey_config(redecide: &str) -> Value {
     json!({"version": 1, "collector": {"url": "/v1/batch"}, "capture": {"engagement": false},
     "personalization": {"redecide": redecide},
@@ -1788,6 +1839,40 @@ fn forget_in_one_tab_makes_every_tab_forget_the_visitor() {
     for body in send_all(&mut w, b).iter().chain(send_all(&mut w, a).iter()) {
         assert_ne!(body["anonymousId"], old.as_str());
     }
+}
+
+#[test]
+fn after_a_forget_in_the_sending_tab_a_flush_in_the_other_tab_settles() {
+    // tests/e2e/privacy.spec.ts: a sends; a forgets and steps down, so b
+    // takes the lock; b hears of the forget and forgets too. Without b
+    // letting go of the lock there, its next event asked for the lock it
+    // held (a Web Lock request queues behind its own holder): nothing was
+    // sent again and b's flush never settled.
+    let mut w = World::new();
+    let a = w.open();
+    w.boot(a, "https://shop.example/", collector());
+    let b = w.open();
+    w.boot(b, "https://shop.example/", collector());
+    assert_eq!(w.lock, Some(a));
+    send_all(&mut w, a);
+    w.api(a, Call::Forget(1), "https://shop.example/");
+    send_all(&mut w, a);
+    send_all(&mut w, b);
+    assert_eq!(w.tabs[a].settled, [(1, true)]);
+    w.track(b, "Other Tab After Forget", json!({}));
+    w.api(b, Call::Flush(2), "https://shop.example/");
+    let mut sent = Vec::new();
+    for _ in 0..5 {
+        sent.extend(send_all(&mut w, a));
+        sent.extend(send_all(&mut w, b));
+    }
+    assert!(
+        event_names(&sent).contains(&"Other Tab After Forget".to_string()),
+        "sent: {:?}, lock: {:?}",
+        event_names(&sent),
+        w.lock
+    );
+    assert_eq!(w.tabs[b].settled, [(2, true)], "lock: {:?}", w.lock);
 }
 
 #[test]
