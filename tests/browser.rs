@@ -44,6 +44,22 @@ pub(crate) fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
+/// A collector that is never reached during a test: events stay queued in
+/// storage, where [`events`] reads them (without a collector nothing is
+/// queued at all), and an explicit `flush()` fails (connection refused on
+/// the discard port) and resolves `false`.
+const UNREACHED: &str =
+    r#"{"url": "http://127.0.0.1:9/never", "batch": {"maxEvents": 500, "flushMs": 60000}}"#;
+
+fn unreached() -> JsValue {
+    js_sys::JSON::parse(UNREACHED).unwrap()
+}
+
+/// The smallest config whose events stay queued.
+fn queued() -> JsValue {
+    obj(&[("version", 1.into()), ("collector", unreached())])
+}
+
 pub(crate) fn events() -> Vec<serde_json::Value> {
     web::debug_state()
         .1
@@ -163,7 +179,7 @@ async fn the_queue_stub_is_replayed_in_order_and_promises_settle() {
     reload(true);
     let resolved = Function::new_with_args(
         "v",
-        "window.__sillageFlushed = v === false ? 'no collector' : String(v)",
+        "window.__sillageFlushed = v === false ? 'not delivered' : String(v)",
     );
     let q = Array::new();
     q.push(&Array::of2(
@@ -177,7 +193,7 @@ async fn the_queue_stub_is_replayed_in_order_and_promises_settle() {
     q.push(&Array::of2(&"track".into(), &Array::of1(&"Q2".into())));
     q.push(&Array::of2(&"nonsense".into(), &Array::new()));
     q.push(&Array::of3(&"flush".into(), &Array::new(), &resolved));
-    web::boot(obj(&[("config", obj(&[("version", 1.into())]))]));
+    web::boot(obj(&[("config", queued())]));
     web::replay(q.into());
     let ev = events();
     let kinds: Vec<String> = ev
@@ -193,9 +209,17 @@ async fn the_queue_stub_is_replayed_in_order_and_promises_settle() {
     // The automatic page view comes first, then the queue in order.
     assert_eq!(kinds, ["page:", "track:Q1", "page:Pricing", "track:Q2"]);
     assert_eq!(ev[1]["properties"]["n"], 1);
-    sleep(10).await;
-    let flushed = Reflect::get(&web_sys::window().unwrap(), &"__sillageFlushed".into()).unwrap();
-    assert_eq!(flushed.as_string().as_deref(), Some("no collector"));
+    // The queued flush settles once its request failed (the collector is
+    // never reached); polled, so a loaded machine's slow refusal is waited for.
+    let mut flushed = JsValue::UNDEFINED;
+    for _ in 0..250 {
+        flushed = Reflect::get(&web_sys::window().unwrap(), &"__sillageFlushed".into()).unwrap();
+        if !flushed.is_undefined() {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert_eq!(flushed.as_string().as_deref(), Some("not delivered"));
 }
 
 #[wasm_bindgen_test]
@@ -297,7 +321,7 @@ async fn stored_events_survive_a_reload_and_the_sender_takes_them_over() {
     web::track("Before Reload 2".into(), JsValue::UNDEFINED);
     reload(false);
     let p = Promise::new(&mut |resolve, _| web::ready(resolve.into()));
-    web::boot(obj(&[("config", obj(&[("version", 1.into())]))]));
+    web::boot(obj(&[("config", queued())]));
     JsFuture::from(p).await.unwrap();
     sleep(50).await; // the Web Lock is granted asynchronously
     let names: Vec<String> = events()
@@ -320,7 +344,7 @@ async fn without_web_locks_a_storage_lease_elects_the_sender() {
     let desc = obj(&[("value", JsValue::UNDEFINED), ("configurable", true.into())]);
     js_sys::Reflect::define_property(&nav, &"locks".into(), desc.unchecked_ref()).unwrap();
     web::track("Before Election".into(), JsValue::UNDEFINED);
-    web::boot(obj(&[("config", obj(&[("version", 1.into())]))]));
+    web::boot(obj(&[("config", queued())]));
     let lease = storage()
         .get_item("sillage.sender")
         .unwrap()
@@ -350,11 +374,15 @@ async fn without_web_locks_a_storage_lease_elects_the_sender() {
     js_sys::Reflect::define_property(&nav, &"locks".into(), desc.unchecked_ref()).unwrap();
 }
 
-/// Boots a fresh shell with a config that has no collector (events stay in
+/// Boots a fresh shell with a collector never reached (events stay in
 /// storage, where `events()` reads them) and the given capture switches.
 async fn boot_capturing(capture: JsValue) {
     reload(true);
-    let cfg = obj(&[("version", 1.into()), ("capture", capture)]);
+    let cfg = obj(&[
+        ("version", 1.into()),
+        ("collector", unreached()),
+        ("capture", capture),
+    ]);
     web::boot(obj(&[("config", cfg)]));
     sleep(0).await;
 }
@@ -601,6 +629,7 @@ async fn page_views_carry_the_session_the_landing_touchpoint_topics_and_no_perso
     reload(true);
     let cfg = obj(&[
         ("version", 1.into()),
+        ("collector", unreached()),
         ("capture", obj(&[("engagement", false.into())])),
         (
             "topics",
@@ -678,6 +707,7 @@ fn pagehide() {
 async fn boot_profiling() {
     let cfg = obj(&[
         ("version", 1.into()),
+        ("collector", unreached()),
         ("capture", obj(&[("engagement", false.into())])),
     ]);
     web::boot(obj(&[("config", cfg)]));
@@ -867,13 +897,13 @@ async fn calls_made_from_page_code_the_sdk_runs_are_queued_and_handled_in_order(
     });
     web::ready(inside.as_ref().clone());
     inside.forget();
-    web::boot(obj(&[("config", obj(&[("version", 1.into())]))]));
+    web::boot(obj(&[("config", queued())]));
     let names: Vec<String> = events()
         .iter()
         .filter_map(|e| e["event"].as_str().map(String::from))
         .collect();
     assert_eq!(names, ["Inside Ready", "Inside Ready Again"]);
-    // The flush asked for inside the callback settles (no collector: false).
+    // The flush asked for inside the callback settles (not delivered: false).
     assert_eq!(flushed.length(), 1);
     let p: Promise = flushed.get(0).dyn_into().unwrap();
     assert_eq!(JsFuture::from(p).await.unwrap(), JsValue::FALSE);

@@ -7,6 +7,7 @@
  * personalization linked in (sillage_full.js); any other page the tracking
  * module alone, and the personalization module (sillage_p13n.js) only if a
  * slot appears later and the config has rules.
+ * With ?sillage_debug=1 it also loads the journey panel (sillage-panel.js).
  * Methods that return a value (flush, forget, profile, debug) return a Promise
  * that settles once the SDK has loaded. It never throws into the page: if
  * anything fails, the page works without it. */
@@ -49,6 +50,9 @@
       // Replay and swap in one synchronous step, so no call slips between.
       mod.replay(q.splice(0));
       names.forEach(function (m) { api[m] = mod[m]; });
+      // ?sillage_debug=1: the journey panel, a separate module beside the
+      // SDK; it opens only if the config has "debug": true.
+      if (/[?&]sillage_debug=1/.test(location.search)) import(base + 'sillage-panel.js').catch(function () {});
     })
     .catch(function (e) {
       console.warn('sillage: could not start; the page keeps working without it', e);

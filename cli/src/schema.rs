@@ -186,6 +186,19 @@ struct Collector {
     batch: Option<Batch>,
     /// Caps of the durable queue on the device.
     queue: Option<Queue>,
+    /// `"gzip"`: batch bodies are gzip-compressed where the browser has
+    /// `CompressionStream`, signalled by `?ce=gzip` in the URL (the request
+    /// stays CORS-simple); beacons at unload go uncompressed. Default
+    /// `"none"`, for pipelines that cannot read it.
+    compress: Option<Compress>,
+}
+
+/// `collector.compress`.
+#[derive(JsonSchema)]
+#[allow(dead_code, non_camel_case_types)]
+enum Compress {
+    none,
+    gzip,
 }
 
 /// `collector.batch`: flush triggers.

@@ -196,3 +196,21 @@ fn configs_in_www_reference_the_schema_and_check_clean_without_warnings() {
     }
     assert!(seen >= 4, "{seen} configs");
 }
+
+#[test]
+fn every_enum_of_words_in_the_schema_has_exactly_the_values_the_parser_knows() {
+    let schema: Value = serde_json::from_str(&generated()).unwrap();
+    for (name, known) in [
+        ("Compress", sillage_core::config::COMPRESS),
+        ("Redecide", sillage_core::config::REDECIDE),
+    ] {
+        let got: BTreeSet<&str> = schema["$defs"][name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: no enum in the schema"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let want: BTreeSet<&str> = known.iter().copied().collect();
+        assert_eq!(got, want, "{name}");
+    }
+}

@@ -90,6 +90,11 @@ pub struct CollectorConfig {
     pub batch: BatchConfig,
     /// Caps of the durable queue.
     pub queue: Caps,
+    /// `compress: "gzip"`: batch bodies are gzip-compressed where the
+    /// browser has `CompressionStream` (signalled by `?ce=gzip` in the URL,
+    /// so the request stays CORS-simple). Off by default (`"none"`): a
+    /// third-party pipeline may not read it.
+    pub gzip: bool,
 }
 
 /// The top-level keys. `attributes` (the site's own attribute names) is
@@ -126,7 +131,9 @@ pub const CAPTURE_KEYS: &[&str] = &[
     "sessionTimeoutMinutes",
 ];
 /// Keys of `collector`.
-pub const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch", "queue"];
+pub const COLLECTOR_KEYS: &[&str] = &["url", "writeKey", "batch", "queue", "compress"];
+/// The values of `collector.compress`.
+pub const COMPRESS: &[&str] = &["none", "gzip"];
 /// Keys of `collector.batch`.
 pub const BATCH_KEYS: &[&str] = &["maxEvents", "maxBytes", "flushMs"];
 /// Keys of `collector.queue`.
@@ -233,11 +240,29 @@ fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfi
         }
         Some(other) => out.push(type_error("collector.queue", "an object", other)),
     }
+    let gzip = match v.get("compress") {
+        None => false,
+        Some(Json::Str(s)) if COMPRESS.contains(&s.as_str()) => s == "gzip",
+        Some(other) => {
+            let mut m = String::from("must be \"none\" or \"gzip\", not ");
+            match other {
+                Json::Str(s) => {
+                    m.push('"');
+                    m.push_str(s);
+                    m.push('"');
+                }
+                _ => m.push_str(other.type_name()),
+            }
+            out.push(Diagnostic::new("collector.compress", m));
+            false
+        }
+    };
     Some(CollectorConfig {
         url,
         write_key,
         batch,
         queue,
+        gzip,
     })
 }
 

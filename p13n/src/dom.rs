@@ -180,8 +180,8 @@ fn all_slots() -> Vec<Element> {
 pub fn find_slots_soon() {
     let run = Closure::once_into_js(|| report(all_slots(), SlotsWhy::Start));
     let p = js_sys::Promise::resolve(&JsValue::UNDEFINED);
-    if let Ok(then) = Reflect::get(&p, &"then".into())
-        .and_then(|t| t.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+    if let Ok(then) =
+        Reflect::get(&p, &"then".into()).and_then(|t| t.dyn_into::<js_sys::Function>())
     {
         let _ = then.call1(&p, &run);
     }

@@ -232,6 +232,9 @@ pub fn boot_facts(options: &JsValue) -> Boot {
         config,
         web_locks: locks,
         signals: signals(),
+        compression: w
+            .as_ref()
+            .is_some_and(|w| field(w.as_ref(), "CompressionStream").is_function()),
     }
 }
 
@@ -286,6 +289,11 @@ pub fn clear_timeout(handle: i32) {
 
 /// Runs `f` after the current task.
 pub fn soon(f: impl FnOnce() + 'static) {
+    soon_boxed(Box::new(f));
+}
+
+/// [`soon`] with one closure type for every caller (see `net::then`).
+fn soon_boxed(f: Box<dyn FnOnce()>) {
     if let Some(w) = web_sys::window() {
         let cb = Closure::once_into_js(f);
         let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), 0);

@@ -39,18 +39,60 @@ pub fn on_settle(p: &Promise, ok: &JsValue) {
 
 /// Runs `ok` or `err` when `p` settles.
 pub fn then(p: Promise, ok: impl FnOnce(JsValue) + 'static, err: impl FnOnce(JsValue) + 'static) {
-    let ok = Closure::once_into_js(ok);
-    let err = Closure::once_into_js(err);
+    then_boxed(p, Box::new(ok), Box::new(err));
+}
+
+/// [`then`] with one closure type for every caller: each distinct closure
+/// given to `Closure::once_into_js` costs its own JS-callable shims in the
+/// wasm (about 300 bytes each), so the callers' closures are boxed first.
+fn then_boxed(p: Promise, ok: Box<dyn FnOnce(JsValue)>, err: Box<dyn FnOnce(JsValue)>) {
+    let ok = Closure::once_into_js(move |v: JsValue| ok(v));
+    let err = Closure::once_into_js(move |v: JsValue| err(v));
     p.unchecked_ref::<Thenable>().then_js(&ok, &err);
 }
 
-fn post(url: &str, body: &str, keepalive: bool) -> Option<Promise> {
+#[wasm_bindgen]
+extern "C" {
+    /// `CompressionStream` (checked to exist at boot: `Boot::compression`).
+    type CompressionStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(format: &str) -> Result<CompressionStream, JsValue>;
+}
+
+/// `body` gzipped: `new Response(blob.stream().pipeThrough(new
+/// CompressionStream("gzip"))).arrayBuffer()`; posted as it is, with no
+/// `Content-Type`, so the request stays CORS-simple.
+fn gzip(body: &str) -> Option<Promise> {
+    let parts = Array::of1(&JsValue::from_str(body));
+    let blob = Blob::new_with_str_sequence(&parts).ok()?;
+    let cs = CompressionStream::new("gzip").ok()?;
+    let stream = blob.stream().pipe_through(cs.unchecked_ref());
+    Response::new_with_opt_readable_stream(Some(&stream))
+        .ok()?
+        .array_buffer()
+        .ok()
+}
+
+/// `url` with `ce=gzip` added to its query (the encoding of a CORS-simple
+/// request cannot be a header).
+fn gzip_url(url: &str) -> String {
+    let mut u = String::from(url);
+    u.push(if url.bytes().any(|b| b == b'?') {
+        '&'
+    } else {
+        '?'
+    });
+    u.push_str("ce=gzip");
+    u
+}
+
+fn post(url: &str, body: &JsValue, keepalive: bool) -> Option<Promise> {
     let init = Object::new();
     let set = |k: &str, v: &JsValue| {
         let _ = Reflect::set(&init, &JsValue::from_str(k), v);
     };
     set("method", &"POST".into());
-    set("body", &body.into());
+    set("body", body);
     set("keepalive", &JsValue::from_bool(keepalive));
     set("credentials", &"omit".into());
     let w = web_sys::window()?;
@@ -77,10 +119,28 @@ fn outcome(resp: JsValue) -> Outcome {
     }
 }
 
-/// Sends one batch with `fetch`; the outcome goes back to the core. A
-/// `keepalive` request that fails without a response is sent once more,
-/// at once, without `keepalive` (the browser may have refused it locally).
-pub fn send(batch: u64, url: &str, body: &str, keepalive: bool) {
+/// Sends one batch with `fetch` (gzipped first when the core says so; a
+/// body that cannot be compressed goes as it is); the outcome goes back to
+/// the core.
+pub fn send(batch: u64, url: &str, body: &str, keepalive: bool, gzip: bool) {
+    let plain = JsValue::from_str(body);
+    match gzip.then(|| self::gzip(body)).flatten() {
+        Some(p) => {
+            let (url, gz) = (url.to_string(), gzip_url(url));
+            then(
+                p,
+                move |bytes| send_body(batch, &gz, bytes, keepalive),
+                move |_| send_body(batch, &url, plain, keepalive),
+            )
+        }
+        None => send_body(batch, url, plain, keepalive),
+    }
+}
+
+/// Posts one batch's body. A `keepalive` request that fails without a
+/// response is sent once more, at once, without `keepalive` (the browser
+/// may have refused it locally).
+fn send_body(batch: u64, url: &str, body: JsValue, keepalive: bool) {
     let done = move |o: Outcome| {
         dispatch(Input::Response {
             batch,
@@ -88,11 +148,11 @@ pub fn send(batch: u64, url: &str, body: &str, keepalive: bool) {
             jitter: js_sys::Math::random(),
         })
     };
-    let Some(p) = post(url, body, keepalive) else {
+    let Some(p) = post(url, &body, keepalive) else {
         done(Outcome::NetworkError);
         return;
     };
-    let (url, body) = (url.to_string(), body.to_string());
+    let url = url.to_string();
     then(
         p,
         move |resp| done(outcome(resp)),
@@ -130,10 +190,11 @@ pub fn beacon(url: &str, body: &str) {
     if queued == Some(true) {
         return;
     }
-    let Some(p) = post(url, body, true) else {
+    let body = JsValue::from_str(body);
+    let Some(p) = post(url, &body, true) else {
         return;
     };
-    let (url, body) = (url.to_string(), body.to_string());
+    let url = url.to_string();
     then(
         p,
         |resp| {
@@ -157,7 +218,7 @@ pub fn beacon(url: &str, body: &str) {
 /// it did (2xx).
 pub fn erase(url: &str, body: &str) {
     let done = |ok: bool| dispatch(Input::Erased(ok));
-    let Some(p) = post(url, body, true) else {
+    let Some(p) = post(url, &JsValue::from_str(body), true) else {
         done(false);
         return;
     };

@@ -1,6 +1,5 @@
-//! Content from config in the page (`p13n/src/html.rs`): both paths (the
-//! Sanitizer API and the core's own builder) give the exact canonical output
-//! of `tests/fixtures/html.json`; no payload of `tests/fixtures/xss.json` runs
+//! Content from config in the page (`p13n/src/html.rs`): the exact
+//! canonical output of `tests/fixtures/html.json`; no payload of `tests/fixtures/xss.json` runs
 //! (a window flag stays unset) or leaves anything unsafe in the DOM, whether
 //! it goes in as HTML, as text or as an attribute value; nothing uses an HTML
 //! string sink (checked in a frame that enforces Trusted Types); large and
@@ -9,9 +8,7 @@
 
 use js_sys::{Function, Reflect};
 use sillage_core::support::html::{MAX_DEPTH, MAX_NODES};
-use sillage_p13n::html::{
-    has_sanitizer_api, set_attribute_checked, set_html, set_html_with, set_text, Path,
-};
+use sillage_p13n::html::{set_attribute_checked, set_html, set_text};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::{Document, Element, Node};
@@ -19,7 +16,6 @@ use web_sys::{Document, Element, Node};
 use super::sleep;
 
 const XHTML: &str = "http://www.w3.org/1999/xhtml";
-const PATHS: [Path; 2] = [Path::Sanitizer, Path::Builder];
 
 #[path = "../support/html_fixtures.rs"]
 mod fixtures;
@@ -137,66 +133,25 @@ fn flag(window: &JsValue) -> JsValue {
 }
 
 #[wasm_bindgen_test]
-fn the_sanitizer_api_is_used_where_the_browser_has_it() {
-    assert!(
-        has_sanitizer_api(),
-        "this Chromium lacks Element.prototype.setHTML: both paths must be tested"
-    );
-    let el = container(&document());
-    let applied = set_html(&el, "<p>x</p>").unwrap();
-    assert_eq!(applied.path, Path::Sanitizer);
-    assert!(!applied.truncated);
-    let applied = set_html_with(&el, "<p>x</p>", Path::Builder).unwrap();
-    assert_eq!(applied.path, Path::Builder);
-    el.remove();
-}
-
-#[wasm_bindgen_test]
-fn content_that_may_name_an_event_handler_never_reaches_the_browsers_parser() {
-    // Chromium reports each handler attribute its parser creates to the
-    // page's CSP (script-src-attr), though the Sanitizer removes it.
-    let el = container(&document());
-    let cases = [
-        ("<p>x</p>", Path::Sanitizer),
-        ("<p>Free shipping on orders</p>", Path::Sanitizer),
-        ("<a onclick=x>y</a>", Path::Builder),
-        ("<img src=x ONERROR=y>", Path::Builder),
-        ("<svg/onload=x>", Path::Builder),
-        ("<a href=\"x\"onclick=y>z</a>", Path::Builder),
-        ("<a\x0conmouseover=y>z</a>", Path::Builder),
-        // Wider than the tokenizer, never narrower: text takes the other path.
-        ("<p>Open only today</p>", Path::Builder),
-    ];
-    for (html, path) in cases {
-        assert_eq!(set_html(&el, html).unwrap().path, path, "{html}");
-    }
-    el.remove();
-}
-
-#[wasm_bindgen_test]
-fn ordinary_content_is_the_same_through_both_paths() {
+fn ordinary_content_gives_the_canonical_nodes() {
     let cases = ordinary();
     assert!(cases.len() >= 30);
     let el = container(&document());
     for [html, want] in &cases {
-        for path in PATHS {
-            let applied = set_html_with(&el, html, path).unwrap();
-            assert_eq!(applied.path, path);
-            assert_eq!(&canonical(&el), want, "{path:?} input: {html:?}");
-        }
+        let applied = set_html(&el, html).unwrap();
+        assert!(!applied.truncated);
+        assert_eq!(&canonical(&el), want, "input: {html:?}");
     }
     el.remove();
 }
 
-/// Every payload as HTML through both paths, as text, and as the value of
+/// Every payload as HTML, as text, and as the value of
 /// every attribute on the elements that carry URLs.
 fn apply_corpus(doc: &Document, root: &Element) {
     for [name, payload] in corpus() {
-        for path in PATHS {
-            let el = container(doc);
-            root.append_child(&el).unwrap();
-            set_html_with(&el, &payload, path).unwrap_or_else(|e| panic!("{name}: {e}"));
-        }
+        let el = container(doc);
+        root.append_child(&el).unwrap();
+        set_html(&el, &payload).unwrap_or_else(|e| panic!("{name}: {e}"));
         let el = container(doc);
         root.append_child(&el).unwrap();
         set_text(&el, &payload).unwrap();
@@ -304,11 +259,9 @@ async fn no_html_sink_is_used_under_trusted_types() {
     // Same answers as in the main document.
     let main = container(&doc);
     for [name, payload] in corpus() {
-        for path in PATHS {
-            set_html_with(&main, &payload, path).unwrap();
-            set_html_with(&root, &payload, path).unwrap();
-            assert_eq!(canonical(&root), canonical(&main), "{name} {path:?}");
-        }
+        set_html(&main, &payload).unwrap();
+        set_html(&root, &payload).unwrap();
+        assert_eq!(canonical(&root), canonical(&main), "{name}");
     }
     sleep(100).await;
     let frame_window = Reflect::get(&frame, &"contentWindow".into()).unwrap();
@@ -342,22 +295,22 @@ fn large_and_deep_inputs_stay_bounded() {
     let deep = format!("{}x{}", "<div>".repeat(5_000), "</div>".repeat(5_000));
     let nested_links = "<ul><li><b><a href=/x><em>".repeat(3_000);
     let many = "<p>x</p>".repeat(100_000);
-    for path in PATHS {
-        let applied = set_html_with(&el, &deep, path).unwrap();
+    {
+        let applied = set_html(&el, &deep).unwrap();
         assert!(applied.truncated);
-        assert!(depth(&el) <= MAX_DEPTH, "{path:?}: depth {}", depth(&el));
+        assert!(depth(&el) <= MAX_DEPTH, "depth {}", depth(&el));
         assert_eq!(el.text_content().unwrap(), "x");
 
-        set_html_with(&el, &nested_links, path).unwrap();
-        assert!(depth(&el) <= MAX_DEPTH, "{path:?}");
+        set_html(&el, &nested_links).unwrap();
+        assert!(depth(&el) <= MAX_DEPTH);
 
         let start = js_sys::Date::now();
-        let applied = set_html_with(&el, &many, path).unwrap();
+        let applied = set_html(&el, &many).unwrap();
         let ms = js_sys::Date::now() - start;
         assert!(applied.truncated);
         let nodes = el.query_selector_all("*").unwrap().length() as usize;
-        assert!(nodes * 2 <= MAX_NODES, "{path:?}: {nodes} elements");
-        assert!(ms < 2_000.0, "{path:?}: {ms} ms for an 800 KB input");
+        assert!(nodes * 2 <= MAX_NODES, "{nodes} elements");
+        assert!(ms < 2_000.0, "{ms} ms for an 800 KB input");
     }
     el.remove();
 }
@@ -446,10 +399,8 @@ async fn html_is_never_put_in_code_elements() {
             .unwrap(),
     );
     for el in &targets {
-        for path in [Path::Auto, Path::Sanitizer, Path::Builder] {
-            let got = set_html_with(el, "window.__xss = 1", path);
-            assert!(got.is_err(), "<{}> {path:?}", el.local_name());
-        }
+        let got = set_html(el, "window.__xss = 1");
+        assert!(got.is_err(), "<{}>", el.local_name());
         assert_eq!(el.child_nodes().length(), 0, "<{}>", el.local_name());
     }
     sleep(50).await;

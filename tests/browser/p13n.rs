@@ -80,6 +80,7 @@ const MARKUP: &str = r#"
 "#;
 
 const CONFIG: &str = r#"{"version": 1, "capture": {"engagement": false},
+    "collector": {"url": "http://127.0.0.1:9/never", "batch": {"maxEvents": 500, "flushMs": 60000}},
  "catalog": [
    {"id": "shoe", "title": "Trail shoe", "url": "/p/shoe", "price": 129, "topics": ["trail"], "complements": ["sock"]},
    {"id": "sock", "title": "Socks", "url": "/p/sock", "price": 29.5, "topics": ["trail"]}],

@@ -1,35 +1,7 @@
 // Delivery that loses nothing, in Chromium against the real collector with
 // fault injection (`--faults`): outages, offline, unload, many tabs, blocked
 // storage, Retry-After.
-import { type APIRequestContext, type Page } from '@playwright/test';
-import { test, expect, adminHeaders, anonymousId, sql, storedRows, watchErrors } from './helpers';
-
-async function fault(request: APIRequestContext, spec: object | null) {
-  const headers = adminHeaders();
-  const res = spec
-    ? await request.post('/v1/faults', { data: spec, headers })
-    : await request.delete('/v1/faults', { headers });
-  expect(res.ok()).toBeTruthy();
-}
-
-async function stats(request: APIRequestContext) {
-  const res = await request.get('/v1/stats', { headers: adminHeaders() });
-  expect(res.ok()).toBeTruthy();
-  return res.json();
-}
-
-async function ready(page: Page) {
-  await page.evaluate(() => new Promise((r) => window['sillage'].ready(r)));
-}
-
-async function track(page: Page, n: number, prefix: string) {
-  await page.evaluate(
-    ([n, prefix]) => {
-      for (let i = 0; i < (n as number); i++) window['sillage'].track(`${prefix} ${i}`, { i });
-    },
-    [n, prefix] as const,
-  );
-}
+import { test, expect, anonymousId, fault, sdkReady as ready, sql, stats, storedRows, track, watchErrors } from './helpers';
 
 function countDistinct(anon: string) {
   return sql('SELECT count(DISTINCT message_id) AS n, count(*) AS rows FROM events WHERE anonymous_id = ?', [anon])[0];

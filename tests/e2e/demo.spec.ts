@@ -1,4 +1,4 @@
-// The demo store's "What the collector stored for you" table reads the
+// The demo store's "Your data" table (account page) reads the
 // collector's visitor view (GET /v1/me/events, on in the e2e collector):
 // each visitor sees their own events, never another visitor's, and the page
 // never touches the admin routes.
@@ -19,20 +19,20 @@ test("the demo shows each visitor the events stored for them, and no one else's"
   const two = await (await browser.newContext()).newPage();
   const errors = watchErrors(one);
   const reads = visitorReads(one);
-  await one.goto('/');
-  await two.goto('/');
+  await one.goto('/account.html');
+  await two.goto('/account.html');
   const idOne = await anonymousId(one);
   const idTwo = await anonymousId(two);
   expect(idOne).not.toBe(idTwo);
-  await one.click('#signup');
+  await one.click('#signup-form button');
   await one.click('#flush');
-  await two.click('#checkout');
+  await two.click('#newsletter-submit');
   await two.click('#flush');
   await expect(one.locator('#events')).toContainText('Signed Up');
-  await expect(two.locator('#events')).toContainText('Checkout Started');
+  await expect(two.locator('#events')).toContainText('Newsletter Subscribed');
   // Each table holds only its visitor's events (another visitor's would
   // have been read with another id, which the page does not have).
-  await expect(one.locator('#events')).not.toContainText('Checkout Started');
+  await expect(one.locator('#events')).not.toContainText('Newsletter Subscribed');
   await expect(two.locator('#events')).not.toContainText('Signed Up');
   await expect(one.locator('#who')).toHaveText(`(anonymousId ${idOne})`);
   await expect(one.locator('#events-status')).toHaveText('');

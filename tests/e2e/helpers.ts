@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { test as base, expect, type APIRequestContext, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 export { expect };
 
@@ -118,6 +118,35 @@ export function adminHeaders(): Record<string, string> {
   const token = process.env.SILLAGE_ADMIN_TOKEN;
   if (!token) throw new Error('SILLAGE_ADMIN_TOKEN is not set: run the e2e tests through `cargo xtask e2e`');
   return { Authorization: `Bearer ${token}` };
+}
+
+/**
+ * Puts a collector fault in force (`POST /v1/faults`, see
+ * collector/src/faults.rs), replacing any other, or ends it (`null`).
+ */
+export async function fault(request: APIRequestContext, spec: object | null) {
+  const headers = adminHeaders();
+  const res = spec
+    ? await request.post('/v1/faults', { data: spec, headers })
+    : await request.delete('/v1/faults', { headers });
+  expect(res.ok(), `fault ${JSON.stringify(spec)}: ${await res.text()}`).toBeTruthy();
+}
+
+/** The collector's counters (`GET /v1/stats`): requests, faulted, duplicates, bytesReceived... */
+export async function stats(request: APIRequestContext): Promise<Record<string, number>> {
+  const res = await request.get('/v1/stats', { headers: adminHeaders() });
+  expect(res.ok()).toBeTruthy();
+  return res.json();
+}
+
+/** Records `n` track events `<prefix> <i>` with properties `{ i }`, in one task. */
+export async function track(page: Page, n: number, prefix: string) {
+  await page.evaluate(
+    ([n, prefix]) => {
+      for (let i = 0; i < (n as number); i++) window['sillage'].track(`${prefix} ${i}`, { i });
+    },
+    [n, prefix] as const,
+  );
 }
 
 /** Rows of a read-only SQL query on the collector's SQLite file (via Python's sqlite3). */

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { test, expect, adminHeaders, anonymousId, consoleOf, flushed, sql, watchErrors, WWW } from './helpers';
+import { test, expect, adminHeaders, anonymousId, consoleOf, fault, flushed, sql, watchErrors, WWW } from './helpers';
 
 /** The page's config as served from www/test/privacy.config.json; each test changes its copy. */
 const BASE = JSON.parse(readFileSync(join(WWW, 'test/privacy.config.json'), 'utf8'));
@@ -149,14 +149,6 @@ function storedNames(anon: string): string[] {
 function rowsOf(events: string[]): number {
   const marks = events.map(() => '?').join(',');
   return sql(`SELECT count(*) AS n FROM events WHERE event IN (${marks})`, events)[0].n as number;
-}
-
-async function fault(request: APIRequestContext, spec: object | null) {
-  const headers = adminHeaders();
-  const res = spec
-    ? await request.post('/v1/faults', { data: spec, headers })
-    : await request.delete('/v1/faults', { headers });
-  expect(res.ok()).toBeTruthy();
 }
 
 const slot = (page: Page, name: string) => page.locator(`[data-sillage-slot="${name}"]`);

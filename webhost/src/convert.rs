@@ -10,7 +10,7 @@
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use sillage_core::sdk::Arg;
+use sillage_core::sdk::{Arg, MAX_STRING_UNITS};
 use sillage_core::support::json::Json;
 
 /// Deepest nesting accepted.
@@ -22,8 +22,15 @@ pub fn arg(v: &JsValue) -> Arg {
     if v.is_undefined() {
         return Arg::Missing;
     }
-    let mut w = Walk::default();
-    match w.value(v, &mut String::new()) {
+    let mut w = Walk {
+        cap: true,
+        ..Walk::default()
+    };
+    let got = w.value(v, &mut String::new());
+    if let Some((at, units)) = w.too_long {
+        return Arg::TooLong(at, units);
+    }
+    match got {
         Ok(Some(j)) => Arg::Json(j, w.dropped),
         Ok(None) => {
             let what = w.dropped.pop().map(|(_, what)| what).unwrap_or_default();
@@ -49,6 +56,11 @@ struct Walk {
     stack: Vec<JsValue>,
     /// What was left out: (path, what it was).
     dropped: Vec<(String, String)>,
+    /// Whether strings over [`MAX_STRING_UNITS`] are refused (API
+    /// arguments: such a string can never be part of an event).
+    cap: bool,
+    /// The first string refused: (path, length in UTF-16 units).
+    too_long: Option<(String, usize)>,
 }
 
 /// What `v` is, when it is not plain data.
@@ -107,8 +119,15 @@ impl Walk {
                 Json::Null
             }));
         }
-        if let Some(s) = v.as_string() {
-            return Ok(Some(Json::Str(s)));
+        if let Some(js) = v.dyn_ref::<js_sys::JsString>() {
+            // The length first (no copy): a megabyte of text is refused in
+            // no time instead of being copied, scanned and then refused.
+            let units = js.length() as usize;
+            if self.cap && units > MAX_STRING_UNITS {
+                self.too_long.get_or_insert((path.clone(), units));
+                return Err(String::new());
+            }
+            return Ok(Some(Json::Str(v.as_string().unwrap_or_default())));
         }
         if v.is_undefined() || v.is_function() {
             return Ok(None);

@@ -21,7 +21,16 @@ pub enum Arg {
     Json(Json, Vec<(String, String)>),
     /// Nothing usable: why (a cycle, a value JSON cannot hold at the top).
     Invalid(String),
+    /// A string longer than a whole event may be (its length in UTF-16
+    /// units, at `path` inside the argument): the shell refuses it before
+    /// copying it, so a megabyte of text costs nothing.
+    TooLong(String, usize),
 }
+
+/// The longest string an argument may hold, in UTF-16 units: longer is
+/// always over the 32 KB of JSON an event may be
+/// ([`crate::track::tracker::MAX_EVENT_BYTES`]).
+pub const MAX_STRING_UNITS: usize = crate::track::tracker::MAX_EVENT_BYTES;
 
 impl Arg {
     /// Plain JSON data, nothing left out.
@@ -57,6 +66,17 @@ impl Arg {
                     notes.push(Diagnostic::new(p, m));
                 }
                 Ok(v)
+            }
+            Arg::TooLong(at, units) => {
+                let mut p = String::from(path);
+                if !at.is_empty() {
+                    p.push('.');
+                    p.push_str(&at);
+                }
+                let mut m = String::from("is a string of ");
+                crate::support::diag::push_usize(&mut m, units);
+                m.push_str(" characters, more than an event may hold (32 KB of JSON)");
+                Err(Diagnostic::new(p, m))
             }
             Arg::Invalid(why) => {
                 let mut m = String::from("is not JSON-compatible");
@@ -669,7 +689,8 @@ impl<H: JsHost> Sdk<H> {
     /// `sillage.debug()`: what the journey panel shows besides the profile:
     /// consent, the queue (waiting, in flight, retrying, delivered, refused,
     /// dropped by the caps, where events are kept), whether this tab sends,
-    /// and each slot's decision explained (`Explanation::rows`).
+    /// whether `?sillage_debug=1` is honoured (`debugMode`), and each slot's
+    /// decision explained (`Explanation::rows`).
     pub fn debug(&mut self, now: Millis) -> Json {
         let b = &self.tracker.outbox.batcher;
         let queue = Json::obj()
@@ -695,6 +716,7 @@ impl<H: JsHost> Sdk<H> {
         Json::obj()
             .with("consent", self.slots.consent.clone())
             .with("sender", self.tracker.outbox.is_sender())
+            .with("debugMode", self.debug_mode())
             .with("queue", queue)
             .with("slots", self.explain(now))
     }

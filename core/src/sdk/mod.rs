@@ -34,7 +34,7 @@ mod tabs;
 
 pub use privacy::{noisy_topics, Signals, Tracking, ERASE_KEY, INTERESTS_EVENT};
 
-pub use api::{Arg, Call, Click, PageNow};
+pub use api::{Arg, Call, Click, PageNow, MAX_STRING_UNITS};
 pub use slots::{Patch, PatchOp, PatchStep, RecommendedItem, SlotId, SlotSnapshot};
 
 use crate::support::fifo::Fifo as VecDeque;
@@ -102,6 +102,9 @@ pub struct Boot {
     pub web_locks: bool,
     /// Global Privacy Control and Do Not Track.
     pub signals: Signals,
+    /// Whether the browser has `CompressionStream` (for
+    /// `collector.compress: "gzip"`).
+    pub compression: bool,
 }
 
 /// Where the config comes from, in the order the SDK looks.
@@ -253,6 +256,9 @@ pub enum Effect {
         body: String,
         /// Whether the request may outlive the page (`keepalive`).
         keepalive: bool,
+        /// Whether to gzip the body (with `CompressionStream`) and add
+        /// `ce=gzip` to the URL's query, so the collector knows.
+        gzip: bool,
     },
     /// `sendBeacon` a body (falling back to `fetch` with `keepalive`).
     Beacon {
@@ -415,6 +421,8 @@ pub struct Sdk<H: JsHost> {
     privacy: crate::track::visit::Privacy,
     /// The browser's privacy signals.
     signals: Signals,
+    /// [`Boot::compression`].
+    compression: bool,
     /// The visitor's choice about tracking (`consent.analytics`).
     analytics: Option<bool>,
     /// Whether first-party storage works at all.
@@ -504,6 +512,7 @@ impl<H: JsHost> Sdk<H> {
             delivered: (0, 0),
             privacy: Default::default(),
             signals: Signals::default(),
+            compression: false,
             analytics: None,
             storage_works: false,
             ids_stored: false,
@@ -632,11 +641,13 @@ impl<H: JsHost> Sdk<H> {
         {
             let url = self.tracker.collector_url().unwrap_or_default().to_string();
             let keepalive = self.tabs.keepalive_for(t.batch_id, t.body.len());
+            let gzip = self.compression && self.tracker.gzip();
             self.effects.push_back(Effect::Send {
                 batch: t.batch_id,
                 url,
                 body: t.body,
                 keepalive,
+                gzip,
             });
         }
         self.store_ops();
@@ -783,6 +794,7 @@ impl<H: JsHost> Sdk<H> {
         self.device = crate::track::capture::device_class(b.viewport.0, b.viewport.1, b.viewport.2);
         self.engagement = Engagement::new(now, b.visible, b.focused);
         self.signals = b.signals;
+        self.compression = b.compression;
         self.effects.push_back(Effect::Listen);
         let page = b.now;
         match b.config {

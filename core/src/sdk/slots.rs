@@ -508,6 +508,12 @@ impl<H: JsHost> Sdk<H> {
         }
     }
 
+    /// Whether `?sillage_debug=1` is on, in a config that allows it
+    /// (`"debug": true`): the journey panel opens itself then.
+    pub(super) fn debug_mode(&self) -> bool {
+        self.slots.preview.debug
+    }
+
     /// Every slot's decision now, explained (the debug panel's; nothing is
     /// assigned or applied); empty while the personalization module is not
     /// loaded.

@@ -174,7 +174,13 @@ impl<H: JsHost> Sdk<H> {
             // Another tab forgot the visitor (`forget()`): this tab forgets
             // them too, so that nothing it still holds leaves or is stored
             // again under the old id, and its next event gets a new one.
-            super::FORGET_KEY if value.is_some() => self.forget_here(),
+            // It lets go of the sender lock first, as the tab that forgot
+            // did: its next event elects a sender again, which would wait
+            // for the lock it still holds.
+            super::FORGET_KEY if value.is_some() => {
+                self.step_down();
+                self.forget_here()
+            }
             ANONYMOUS_ID_KEY | USER_ID_KEY => {
                 // Tabs of a site share one visitor: the last one stored wins.
                 let (a, u) = if key == ANONYMOUS_ID_KEY {

@@ -186,9 +186,14 @@ pub fn parse_u64(s: &str) -> Option<u64> {
 /// The candidate closest to `word` by edit distance, if it is close enough to be
 /// a plausible typo (at most a third of the word's length, and at most 3 edits).
 pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).clamp(1, 3);
+    let len = word.chars().count();
+    let limit = (len / 3).clamp(1, 3);
     candidates
         .iter()
+        // The distance is at least the difference in length: a word far
+        // longer than every candidate (a megabyte pasted as an event name)
+        // costs one count, not a quadratic table per candidate.
+        .filter(|c| c.chars().count().abs_diff(len) <= limit)
         .map(|c| (levenshtein(word, c), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)

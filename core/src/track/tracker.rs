@@ -129,6 +129,11 @@ impl Tracker {
         self.collector.as_ref()?.write_key.as_deref()
     }
 
+    /// Whether the config asks for gzip-compressed batch bodies.
+    pub fn gzip(&self) -> bool {
+        self.collector.as_ref().is_some_and(|c| c.gzip)
+    }
+
     /// The collector URL, once a config named one.
     pub fn collector_url(&self) -> Option<&str> {
         self.collector.as_ref().map(|c| c.url.as_str())

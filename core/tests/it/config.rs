@@ -28,6 +28,14 @@ fn a_good_config_has_no_errors() {
         (c.batch.max_events, c.batch.max_bytes, c.batch.flush_ms),
         (5, 30000, 0.0)
     );
+    assert!(!c.gzip, "bodies go uncompressed unless asked");
+    for (compress, gzip) in [("gzip", true), ("none", false)] {
+        let cfg = check(
+            json!({"version": 1, "collector": {"url": "/b", "compress": compress}}),
+            &[],
+        );
+        assert_eq!(cfg.collector.unwrap().gzip, gzip, "{compress}");
+    }
 }
 
 #[test]
@@ -69,6 +77,14 @@ fn errors_name_their_json_path() {
         (
             json!({"version": 1, "collector": {"url": "/b", "writeKey": 5}}),
             &["collector.writeKey: must be a string, not number"],
+        ),
+        (
+            json!({"version": 1, "collector": {"url": "/b", "compress": "gz"}}),
+            &["collector.compress: must be \"none\" or \"gzip\", not \"gz\""],
+        ),
+        (
+            json!({"version": 1, "collector": {"url": "/b", "compress": true}}),
+            &["collector.compress: must be \"none\" or \"gzip\", not boolean"],
         ),
         (
             json!({"version": 1, "collector": {"url": "/b", "batch": {"maxEvents": 0, "maxBytes": 99999, "flushMs": "soon", "maxEvent": 1}}}),

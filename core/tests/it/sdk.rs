@@ -56,6 +56,8 @@ struct Tab {
     sdk: Sdk<NativeJs>,
     /// Requests sent and not answered: (batch, body, keepalive).
     sent: VecDeque<(u64, String, bool)>,
+    /// Whether each request sent was to be gzipped, in order.
+    gzipped: Vec<bool>,
     beacons: Vec<String>,
     warnings: Vec<String>,
     errors: Vec<String>,
@@ -95,6 +97,8 @@ struct World {
     next_id: SlotId,
     /// Global Privacy Control and Do Not Track in the next tabs booted.
     signals: sillage_core::sdk::Signals,
+    /// Whether the browser has `CompressionStream`.
+    compression: bool,
     /// What the collector answers to erasure requests.
     erase_ok: bool,
     /// The personalization module fails to load.
@@ -111,6 +115,7 @@ impl World {
             storage_full: false,
             next_id: 100,
             signals: Default::default(),
+            compression: true,
             erase_ok: true,
             p13n_fails: false,
         }
@@ -123,6 +128,7 @@ impl World {
         self.tabs.push(Tab {
             sdk,
             sent: VecDeque::new(),
+            gzipped: Vec::new(),
             beacons: Vec::new(),
             warnings: Vec::new(),
             errors: Vec::new(),
@@ -194,6 +200,7 @@ impl World {
             config,
             web_locks: true,
             signals: self.signals,
+            compression: self.compression,
         };
         self.input(t, Input::Boot(boot));
     }
@@ -263,8 +270,12 @@ impl World {
                 batch,
                 body,
                 keepalive,
+                gzip,
                 ..
-            } => self.tabs[t].sent.push_back((batch, body, keepalive)),
+            } => {
+                self.tabs[t].gzipped.push(gzip);
+                self.tabs[t].sent.push_back((batch, body, keepalive))
+            }
             Effect::Beacon { body, .. } => self.tabs[t].beacons.push(body),
             Effect::LoadConfig(_) | Effect::Listen | Effect::Observe => {}
             Effect::Elect => {
@@ -564,6 +575,30 @@ fn an_event_is_stored_before_the_call_returns_and_deleted_once_acknowledged() {
     assert_eq!(names(&body), ["page /", "Plan Chosen"]);
     assert_eq!(w.tabs[t].settled, [(1, true)]);
     assert!(w.stored().is_empty(), "acknowledged events are deleted");
+}
+
+#[test]
+fn batches_are_gzipped_only_when_the_config_asks_and_the_browser_can() {
+    let gzip = json!({"version": 1, "collector": {"url": "/v1/batch", "compress": "gzip"},
+        "capture": {"engagement": false}});
+    for (config, browser_can, want) in [
+        (gzip.clone(), true, true),
+        (gzip, false, false),
+        (collector(), true, false),
+    ] {
+        let mut w = World::new();
+        w.compression = browser_can;
+        let t = w.open();
+        w.boot(t, "https://shop.example/", config);
+        w.track(t, "One", json!({}));
+        w.api(t, Call::Flush(1), "https://shop.example/");
+        w.respond(t, 200);
+        w.track(t, "Two", json!({}));
+        w.api(t, Call::Flush(2), "https://shop.example/");
+        w.respond(t, 200);
+        assert_eq!(w.tabs[t].gzipped, [want, want], "browser_can={browser_can}");
+        assert_eq!(w.tabs[t].settled, [(1, true), (2, true)]);
+    }
 }
 
 #[test]
@@ -1187,6 +1222,57 @@ fn bad_arguments_are_warned_and_say_the_event_was_dropped() {
     assert_eq!(names, [json!("Z")]);
 }
 
+#[test]
+fn oversized_input_is_refused_with_its_path_and_nothing_is_recorded() {
+    let mut w = World::new();
+    let t = w.open();
+    w.boot(t, "https://shop.example/", collector());
+    // What the shell gives for a string it refused by its length alone.
+    w.api(
+        t,
+        Call::Track {
+            event: Arg::TooLong(String::new(), 1 << 20),
+            properties: Arg::Missing,
+        },
+        "https://shop.example/",
+    );
+    w.api(
+        t,
+        Call::Track {
+            event: arg(json!("Notes Saved")),
+            properties: Arg::TooLong("notes".into(), 40_000),
+        },
+        "https://shop.example/",
+    );
+    // A name that did reach the core, a megabyte long: refused by its
+    // length, with no near-miss search over it.
+    let huge = "Product Addedd".repeat(75_000);
+    w.api(
+        t,
+        Call::Track {
+            event: arg(json!(huge)),
+            properties: Arg::Missing,
+        },
+        "https://shop.example/",
+    );
+    assert_eq!(
+        w.tabs[t].warnings,
+        [
+            "track.event: is a string of 1048576 characters, more than an event may hold (32 KB of JSON); the event was dropped",
+            "track.properties.notes: is a string of 40000 characters, more than an event may hold (32 KB of JSON); the event was dropped",
+            "track.event: must be a non-empty string of at most 200 characters; the event was dropped",
+        ]
+    );
+    assert!(
+        w.stored().iter().all(|e| e["type"] == "page"),
+        "only the landing's page view is stored"
+    );
+    assert_eq!(
+        sillage_core::support::diag::did_you_mean(&huge, &["Product Added"]),
+        None
+    );
+}
+
 fn journey_config(redecide: &str) -> Value {
     json!({"version": 1, "collector": {"url": "/v1/batch"}, "capture": {"engagement": false},
     "personalization": {"redecide": redecide},
@@ -1753,6 +1839,40 @@ fn forget_in_one_tab_makes_every_tab_forget_the_visitor() {
     for body in send_all(&mut w, b).iter().chain(send_all(&mut w, a).iter()) {
         assert_ne!(body["anonymousId"], old.as_str());
     }
+}
+
+#[test]
+fn after_a_forget_in_the_sending_tab_a_flush_in_the_other_tab_settles() {
+    // tests/e2e/privacy.spec.ts: a sends; a forgets and steps down, so b
+    // takes the lock; b hears of the forget and forgets too. Without b
+    // letting go of the lock there, its next event asked for the lock it
+    // held (a Web Lock request queues behind its own holder): nothing was
+    // sent again and b's flush never settled.
+    let mut w = World::new();
+    let a = w.open();
+    w.boot(a, "https://shop.example/", collector());
+    let b = w.open();
+    w.boot(b, "https://shop.example/", collector());
+    assert_eq!(w.lock, Some(a));
+    send_all(&mut w, a);
+    w.api(a, Call::Forget(1), "https://shop.example/");
+    send_all(&mut w, a);
+    send_all(&mut w, b);
+    assert_eq!(w.tabs[a].settled, [(1, true)]);
+    w.track(b, "Other Tab After Forget", json!({}));
+    w.api(b, Call::Flush(2), "https://shop.example/");
+    let mut sent = Vec::new();
+    for _ in 0..5 {
+        sent.extend(send_all(&mut w, a));
+        sent.extend(send_all(&mut w, b));
+    }
+    assert!(
+        event_names(&sent).contains(&"Other Tab After Forget".to_string()),
+        "sent: {:?}, lock: {:?}",
+        event_names(&sent),
+        w.lock
+    );
+    assert_eq!(w.tabs[b].settled, [(2, true)], "lock: {:?}", w.lock);
 }
 
 #[test]
