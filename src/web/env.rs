@@ -266,6 +266,9 @@ thread_local! {
     static LISTENING: Cell<bool> = const { Cell::new(false) };
     /// Resolves the promise that holds the Web Lock (releases it).
     static RELEASE: RefCell<Option<Function>> = const { RefCell::new(None) };
+    /// Lock requests made and not granted yet, and how many of them were
+    /// released before their grant (let go the moment they are granted).
+    static WAITING: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
 }
 
 /// `setTimeout(onTimer, ms)`; the handle, if the browser gave one.
@@ -310,7 +313,14 @@ pub fn elect() {
     let Ok(request) = field(&locks, "request").dyn_into::<Function>() else {
         return;
     };
+    WAITING.with(|w| w.set((w.get().0 + 1, w.get().1)));
     let granted = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+        let (waiting, dropped) = WAITING.with(|w| w.get());
+        WAITING.with(|w| w.set((waiting.saturating_sub(1), dropped.saturating_sub(1))));
+        if dropped > 0 {
+            // Released while it waited: give it back at once.
+            return JsValue::UNDEFINED;
+        }
         let mut release = None;
         let held = Promise::new(&mut |resolve, _| release = Some(resolve));
         RELEASE.with(|r| *r.borrow_mut() = release);
@@ -320,11 +330,20 @@ pub fn elect() {
     let _ = request.call2(&locks, &"sillage:sender".into(), &granted);
 }
 
-/// Releases the Web Lock, if held.
+/// Releases the Web Lock: the one held, or else the request still waiting
+/// for it (a tab that steps down before its grant must not be granted the
+/// lock afterwards, or its next request would queue behind itself).
 pub fn release_lock() {
     if let Some(release) = RELEASE.with(|r| r.borrow_mut().take()) {
         let _ = release.call0(&JsValue::NULL);
+        return;
     }
+    WAITING.with(|w| {
+        let (waiting, dropped) = w.get();
+        if waiting > dropped {
+            w.set((waiting, dropped + 1));
+        }
+    });
 }
 
 // ----- the page's events -----
