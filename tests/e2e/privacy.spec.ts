@@ -107,7 +107,13 @@ async function site(base: string) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  const close = () => new Promise<void>((r) => server.close(() => r()));
+  // Chromium keeps its connections alive: close them, or close() waits
+  // for them (the afterEach hook then ran out of time).
+  const close = () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
   proxies.push({ close });
   me.url = `http://localhost:${port}`;
   return me;
