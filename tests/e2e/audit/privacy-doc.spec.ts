@@ -141,7 +141,7 @@ test('PRIVACY.md lists every storage key written and every field sent during the
   const fields = [...events].filter((p) => !p.includes(': '));
   const own = [...events].filter((p) => p.includes(': '));
   expect(missing(new Set(fields), 'Fields of every event'), 'PRIVACY.md "Fields of every event"').toEqual([]);
-  expect(missing(new Set(own), 'Properties of Sillage's own events'), 'PRIVACY.md "Properties of Sillage's own events"').toEqual([]);
+  expect(missing(new Set(own), "Properties of Sillage's own events"), 'PRIVACY.md "Properties of Sillage\'s own events"').toEqual([]);
   // forget() with a collector ran (privacy.spec.ts): the erasure body was checked.
   expect(erasure.size, 'the run sent an erasure request').toBeGreaterThan(0);
 });
