@@ -79,6 +79,12 @@ pub(crate) async fn sleep(ms: i32) {
     JsFuture::from(p).await.unwrap();
 }
 
+/// Resolves after the current task: storage writes the SDK keeps behind
+/// until the end of the task (a microtask) are applied by then.
+pub(crate) async fn task_end() {
+    sleep(0).await;
+}
+
 /// Resolves at the next animation frame (after the callbacks the SDK
 /// registered before this call, which run first in the same frame).
 pub(crate) async fn next_frame() {
@@ -146,9 +152,12 @@ mod html;
 mod p13n;
 
 #[wasm_bindgen_test]
-fn anonymous_id_is_created_stored_and_reused_across_reloads() {
+async fn anonymous_id_is_created_stored_and_reused_across_reloads() {
     reload(true);
     web::track("First".into(), JsValue::UNDEFINED);
+    // Written behind, at the end of the task (not within the call).
+    assert_eq!(storage().get_item(ANONYMOUS_ID_KEY).unwrap(), None);
+    task_end().await;
     let stored = storage()
         .get_item(ANONYMOUS_ID_KEY)
         .unwrap()
@@ -165,10 +174,11 @@ fn anonymous_id_is_created_stored_and_reused_across_reloads() {
 }
 
 #[wasm_bindgen_test]
-fn a_corrupt_stored_id_is_replaced_not_thrown() {
+async fn a_corrupt_stored_id_is_replaced_not_thrown() {
     reload(true);
     storage().set_item(ANONYMOUS_ID_KEY, "<script>").unwrap();
     web::track("X".into(), JsValue::UNDEFINED);
+    task_end().await;
     let id = web::debug_state().0;
     assert!(is_uuid(&id));
     assert_eq!(storage().get_item(ANONYMOUS_ID_KEY).unwrap().unwrap(), id);
@@ -279,6 +289,7 @@ async fn forget_erases_the_visitor_from_the_device() {
     reload(true);
     web::identify("user-1".into(), JsValue::UNDEFINED);
     web::track("Before".into(), JsValue::UNDEFINED);
+    task_end().await;
     let before = web::debug_state().0;
     assert_eq!(
         storage().get_item(web::USER_ID_KEY).unwrap().as_deref(),
@@ -292,6 +303,7 @@ async fn forget_erases_the_visitor_from_the_device() {
     // The device holds nothing until the new visitor's first event.
     assert_eq!(storage().get_item(ANONYMOUS_ID_KEY).unwrap(), None);
     web::track("After".into(), JsValue::UNDEFINED);
+    task_end().await;
     assert_eq!(
         storage().get_item(ANONYMOUS_ID_KEY).unwrap().as_deref(),
         Some(after.as_str())
@@ -345,6 +357,7 @@ async fn without_web_locks_a_storage_lease_elects_the_sender() {
     js_sys::Reflect::define_property(&nav, &"locks".into(), desc.unchecked_ref()).unwrap();
     web::track("Before Election".into(), JsValue::UNDEFINED);
     web::boot(obj(&[("config", queued())]));
+    task_end().await;
     let lease = storage()
         .get_item("sillage.sender")
         .unwrap()

@@ -303,6 +303,15 @@ fn soon_boxed(f: Box<dyn FnOnce()>) {
     }
 }
 
+/// Hands [`Input::TaskEnd`] to the core at the end of the current task
+/// (`queueMicrotask`): the storage writes of the task land then.
+pub fn at_task_end() {
+    if let Some(w) = web_sys::window() {
+        let f: Box<dyn FnOnce()> = Box::new(|| dispatch(Input::TaskEnd));
+        w.queue_microtask(Closure::once_into_js(f).unchecked_ref());
+    }
+}
+
 // ----- the sender lock -----
 
 /// Asks for the Web Lock `sillage:sender`; once granted, this tab sends

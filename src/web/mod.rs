@@ -138,6 +138,7 @@ fn execute(effect: Effect) {
         Effect::Mark(name) => env::mark(name),
         Effect::Table(rows) => env::table(&rows),
         Effect::Erase { url, body } => net::erase(&url, &body),
+        Effect::AtTaskEnd => env::at_task_end(),
     }
 }
 

@@ -106,6 +106,7 @@ impl<H: JsHost> Sdk<H> {
     pub(super) fn visibility(&mut self, hidden: bool, now: Millis) {
         self.engagement.on_visibility(now, !hidden);
         if hidden {
+            self.write_through = true;
             self.emit_engagement(now);
             self.on_hidden(now);
         }

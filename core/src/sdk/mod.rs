@@ -211,6 +211,9 @@ pub enum Input {
     PersonalizationReady(Vec<String>),
     /// The personalization module could not load: why.
     PersonalizationFailed(String),
+    /// The task that asked for it with [`Effect::AtTaskEnd`] has ended (a
+    /// microtask): the storage writes it made are applied now.
+    TaskEnd,
 }
 
 /// [`Input::Slots`].
@@ -351,6 +354,27 @@ pub enum Effect {
     /// Show every slot as it is (`data-sillage-ready` on each) and remove
     /// the head snippet's hiding style: no personalization on this page.
     RevealAll,
+    /// Storage writes are waiting: answer with [`Input::TaskEnd`] at the
+    /// end of the current task (`queueMicrotask`). Asked once per task.
+    AtTaskEnd,
+}
+
+impl Effect {
+    /// Whether this effect must see storage as the writes before it left
+    /// it: it clears storage, reads it, or hands the sending role to a read
+    /// of the stored queue. The writes waiting are applied before it.
+    fn needs_writes(&self) -> bool {
+        matches!(
+            self,
+            Effect::StoreClear(_)
+                | Effect::ReadLease
+                | Effect::ReadQueue
+                | Effect::Elect
+                | Effect::ReleaseLock
+                | Effect::Beacon { .. }
+                | Effect::Erase { .. }
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -407,6 +431,14 @@ pub struct Sdk<H: JsHost> {
     tabs: tabs::Tabs,
     slots: slots::Planner,
     effects: VecDeque<Effect>,
+    /// Storage writes waiting for the end of the task (write-behind), in
+    /// order.
+    writes: VecDeque<StoreOp>,
+    /// [`Effect::AtTaskEnd`] was asked and [`Input::TaskEnd`] has not come.
+    task_end_asked: bool,
+    /// Writes are applied as they come until the effects run out (the page
+    /// is going away, or an effect needs storage as it is).
+    write_through: bool,
     /// Problems already reported on this page (each once).
     reported: Vec<String>,
     /// Where the config came from, for its diagnostics.
@@ -506,6 +538,9 @@ impl<H: JsHost> Sdk<H> {
             tabs: tabs::Tabs::default(),
             slots: slots::Planner::default(),
             effects: VecDeque::new(),
+            writes: VecDeque::new(),
+            task_end_asked: false,
+            write_through: false,
             reported: Vec::new(),
             config_source: String::new(),
             own: VecDeque::new(),
@@ -544,8 +579,62 @@ impl<H: JsHost> Sdk<H> {
     }
 
     /// The next thing for the shell to do.
+    ///
+    /// Storage writes are behind: a [`Effect::Store`] is held until the
+    /// task that made it ends ([`Input::TaskEnd`], asked once per task with
+    /// [`Effect::AtTaskEnd`]), so a task's writes land together after the
+    /// calls that made them returned. They are applied at once when the
+    /// page hides or goes away, and before any effect that needs storage as
+    /// they leave it (a clear, a read, the sender lock, a beacon), in order.
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        self.effects.pop_front()
+        loop {
+            if self.write_through {
+                if let Some(op) = self.writes.pop_front() {
+                    return Some(Effect::Store(op));
+                }
+            }
+            let Some(e) = self.effects.pop_front() else {
+                self.write_through = false;
+                return None;
+            };
+            match e {
+                Effect::Store(op) if !self.write_through => {
+                    self.writes.push_back(op);
+                    if !self.task_end_asked {
+                        self.task_end_asked = true;
+                        return Some(Effect::AtTaskEnd);
+                    }
+                }
+                e if e.needs_writes() && !self.writes.is_empty() => {
+                    self.effects.push_front(e);
+                    self.write_through = true;
+                }
+                e => return Some(e),
+            }
+        }
+    }
+
+    /// `entries`, read from storage, as they will be once the writes
+    /// waiting are applied: a tab elected before the end of the task in
+    /// which it recorded events sends those too.
+    fn overlay_writes(&mut self, entries: &mut Vec<(String, String)>) {
+        for op in &self.writes {
+            let key = match op {
+                StoreOp::Put { key, .. } | StoreOp::Delete { key } => key,
+            };
+            if !key.starts_with(crate::track::outbox::PREFIX) {
+                continue;
+            }
+            entries.retain(|(k, _)| k != key);
+            if let StoreOp::Put { key, value } = op {
+                entries.push((key.clone(), value.clone()));
+            }
+        }
+    }
+
+    /// Storage writes held for the end of the task (test support).
+    pub fn writes_waiting(&self) -> usize {
+        self.writes.len()
     }
 
     /// When to deliver [`Input::Timeout`] next (epoch ms; a time in the past
@@ -589,6 +678,7 @@ impl<H: JsHost> Sdk<H> {
             Input::Restored(p) => self.restored(p, now),
             Input::Visibility(hidden) => self.visibility(hidden, now),
             Input::PageHide => {
+                self.write_through = true;
                 self.on_hidden(now);
                 self.step_down();
             }
@@ -599,7 +689,10 @@ impl<H: JsHost> Sdk<H> {
             Input::Online(on) => self.tracker.outbox.batcher.set_online(on),
             Input::StorageChanged { key, value } => self.storage_changed(key, value, now),
             Input::StoreFailed(op) => self.store_failed(op),
-            Input::Sender(entries) => self.become_sender(&entries, now),
+            Input::Sender(mut entries) => {
+                self.overlay_writes(&mut entries);
+                self.become_sender(&entries, now)
+            }
             Input::Heartbeat(stored) => self.heartbeat(stored.as_deref(), now),
             Input::Response {
                 batch,
@@ -626,6 +719,10 @@ impl<H: JsHost> Sdk<H> {
             Input::SlotsPresent(present) => self.slots_present(present),
             Input::PersonalizationReady(warnings) => self.personalization_ready(warnings),
             Input::PersonalizationFailed(why) => self.personalization_failed(why),
+            Input::TaskEnd => {
+                self.task_end_asked = false;
+                self.write_through = true;
+            }
         }
         self.after(now);
     }

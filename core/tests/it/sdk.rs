@@ -84,6 +84,9 @@ struct Tab {
     p13n_loads: usize,
     /// Every slot was revealed as it is (no personalization).
     revealed_all: bool,
+    /// The SDK asked for the end of the task and it has not come (only
+    /// while `World::tasks_by_hand`).
+    task_end: bool,
 }
 
 /// The fake browser: one storage, several tabs, one clock.
@@ -103,6 +106,9 @@ struct World {
     erase_ok: bool,
     /// The personalization module fails to load.
     p13n_fails: bool,
+    /// Tasks end only when the test says so ([`World::end_task`]); else
+    /// each `input` is a task of its own and ends with it.
+    tasks_by_hand: bool,
 }
 
 impl World {
@@ -118,7 +124,17 @@ impl World {
             compression: true,
             erase_ok: true,
             p13n_fails: false,
+            tasks_by_hand: false,
         }
+    }
+
+    /// Ends tab `t`'s task: the microtask the SDK asked for runs.
+    fn end_task(&mut self, t: usize) {
+        assert!(
+            std::mem::take(&mut self.tabs[t].task_end),
+            "no end of task was asked for"
+        );
+        self.input(t, Input::TaskEnd);
     }
 
     /// Opens a tab (its SDK sees what is stored).
@@ -147,6 +163,7 @@ impl World {
             watching: false,
             p13n_loads: 0,
             revealed_all: false,
+            task_end: false,
         });
         let t = self.tabs.len() - 1;
         let stored = self.entries();
@@ -382,6 +399,12 @@ impl World {
                     diags.iter().map(|d| d.render()).collect(),
                 ));
             }
+            Effect::AtTaskEnd if self.tasks_by_hand => {
+                assert!(!self.tabs[t].task_end, "asked twice in one task");
+                self.tabs[t].task_end = true;
+            }
+            // The microtask runs once the task's inputs are handled.
+            Effect::AtTaskEnd => queue.push_back(Input::TaskEnd),
             Effect::RevealAll => {
                 for s in self.tabs[t].slots.values_mut() {
                     s.ready = true;
@@ -557,12 +580,12 @@ fn collector() -> Value {
 }
 
 #[test]
-fn an_event_is_stored_before_the_call_returns_and_deleted_once_acknowledged() {
+fn an_event_is_stored_by_the_end_of_its_task_and_deleted_once_acknowledged() {
     let mut w = World::new();
     let t = w.open();
     w.boot(t, "https://shop.example/", collector());
     w.track(t, "Plan Chosen", json!({"plan": "pro"}));
-    // Stored (one key per event) as soon as the input was handled.
+    // Stored (one key per event) by the end of the task that recorded it.
     let names_stored: Vec<String> = w
         .stored()
         .iter()
@@ -575,6 +598,92 @@ fn an_event_is_stored_before_the_call_returns_and_deleted_once_acknowledged() {
     assert_eq!(names(&body), ["page /", "Plan Chosen"]);
     assert_eq!(w.tabs[t].settled, [(1, true)]);
     assert!(w.stored().is_empty(), "acknowledged events are deleted");
+}
+
+/// The names stored, oldest first.
+fn stored_names(w: &World) -> Vec<String> {
+    w.stored()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or("page").to_string())
+        .collect()
+}
+
+#[test]
+fn a_tasks_writes_land_together_when_it_ends_and_at_once_when_the_page_hides() {
+    let mut w = World::new();
+    let t = w.open();
+    w.boot(t, "https://shop.example/", collector());
+    assert_eq!(stored_names(&w), ["page"]);
+    w.tasks_by_hand = true;
+    // Three calls in one task: nothing is written while it runs, and the
+    // end of the task is asked for once.
+    for name in ["One", "Two", "Three"] {
+        w.track(t, name, json!({}));
+    }
+    assert_eq!(stored_names(&w), ["page"], "written before the task ended");
+    assert_eq!(w.tabs[t].sdk.writes_waiting(), 3);
+    w.end_task(t);
+    assert_eq!(stored_names(&w), ["page", "One", "Two", "Three"]);
+    assert_eq!(w.tabs[t].sdk.writes_waiting(), 0);
+    // The page is hidden: what the task recorded is written at once, with
+    // no end of task (the page may never run another microtask).
+    w.track(t, "Four", json!({}));
+    w.input(t, Input::Visibility(true));
+    assert!(stored_names(&w).contains(&"Four".to_string()));
+    assert_eq!(w.tabs[t].sdk.writes_waiting(), 0);
+    // So is a page going away.
+    w.end_task(t);
+    w.input(t, Input::Visibility(false));
+    w.track(t, "Five", json!({}));
+    w.input(t, Input::PageHide);
+    assert!(stored_names(&w).contains(&"Five".to_string()));
+    // Acknowledgements are writes too (deletes), behind like the others.
+    w.end_task(t);
+}
+
+#[test]
+fn a_forget_in_the_task_that_recorded_events_leaves_none_of_them_stored() {
+    let mut w = World::new();
+    let t = w.open();
+    w.boot(t, "https://shop.example/", collector());
+    let old = w.tabs[t].sdk.debug_state().0;
+    w.tasks_by_hand = true;
+    w.track(t, "Before Forget", json!({}));
+    // The clear is applied after the writes waiting, never before them.
+    w.api(t, Call::Forget(1), "https://shop.example/");
+    if w.tabs[t].task_end {
+        w.end_task(t);
+    }
+    assert!(
+        !w.stored().iter().any(|e| e["anonymousId"] == old.as_str()),
+        "{:?}",
+        w.stored()
+    );
+}
+
+#[test]
+fn a_tab_elected_before_its_task_ended_sends_what_the_task_recorded() {
+    let mut w = World::new();
+    let a = w.open();
+    w.boot(a, "https://shop.example/", collector());
+    let b = w.open();
+    w.boot(b, "https://shop.example/b", collector());
+    w.tasks_by_hand = true;
+    // Tab b is not the sender: its events are only in storage, and these
+    // are not there yet when the lock comes to it.
+    w.track(b, "Waiting In B", json!({}));
+    assert!(!stored_names(&w).contains(&"Waiting In B".to_string()));
+    w.input(a, Input::PageHide);
+    assert_eq!(w.lock, Some(b));
+    w.end_task(b);
+    w.tasks_by_hand = false;
+    w.api(b, Call::Flush(1), "https://shop.example/b");
+    let body = w.respond(b, 200);
+    assert!(
+        names(&body).contains(&"Waiting In B".to_string()),
+        "{body}"
+    );
+    assert!(!stored_names(&w).contains(&"Waiting In B".to_string()));
 }
 
 #[test]
