@@ -679,10 +679,7 @@ fn a_tab_elected_before_its_task_ended_sends_what_the_task_recorded() {
     w.tasks_by_hand = false;
     w.api(b, Call::Flush(1), "https://shop.example/b");
     let body = w.respond(b, 200);
-    assert!(
-        names(&body).contains(&"Waiting In B".to_string()),
-        "{body}"
-    );
+    assert!(names(&body).contains(&"Waiting In B".to_string()), "{body}");
     assert!(!stored_names(&w).contains(&"Waiting In B".to_string()));
 }
 
