@@ -90,6 +90,9 @@ const PAGES = {
 <script async src="/sillage/sillage.js"></script>
 <script>sillage.ready(__ready);__bench.track=function(e,p){return sillage.track(e,p)};</script>
 </head><body><h1>Sillage</h1></body></html>`,
+  // Sillage with `collector.compress: "gzip"` (off by default, for
+  // pipelines that cannot read it; the reference collector can).
+  'sillage-gzip': (rec) => PAGES.sillage(rec).replace('"collector":{', '"collector":{"compress":"gzip",'),
   'sillage-slots': (rec) => `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <script>!function(d,t){var s=d.createElement("style");s.id="sillage-hide";s.textContent="[data-sillage-slot]:not([data-sillage-ready]){visibility:hidden}";d.head.appendChild(s);setTimeout(function(){s.parentNode&&(d.documentElement.setAttribute("data-sillage-timeout",""),s.remove())},Math.min(t,1e3))}(document,300)</script>
 <link rel="icon" href="data:,"><title>Sillage with slots</title>
@@ -97,8 +100,8 @@ const PAGES = {
 "rules":[{"id":"hero-runner","slot":"hero","variant":"runner"},
 {"id":"promo-today","slot":"promo","actions":[{"type":"replace","html":"<p>Free shipping <b>today</b></p>"}]}]}</script>
 <script async src="/sillage/sillage.js"></script>
-<link rel="modulepreload" href="/sillage/sillage_glue.js">
-<link rel="preload" href="/sillage/sillage_bg.wasm" as="fetch" type="application/wasm" crossorigin>
+<link rel="modulepreload" href="/sillage/sillage_full.js">
+<link rel="preload" href="/sillage/sillage_full_bg.wasm" as="fetch" type="application/wasm" crossorigin>
 </head><body><h1>Slots</h1>
 <section data-sillage-slot="hero"><h2>Welcome to the store</h2></section>
 <template data-sillage-variant="hero/runner"><h2>New trail shoes for you</h2></template>
@@ -147,7 +150,7 @@ function page(name, runId) {
   return make ? make(`/rec/${runId}`) : null;
 }
 
-const TRACKERS = ['sillage', 'segment', 'segment-batching', 'posthog', 'snowplow'].filter((s) => !ONLY || ONLY.includes(s));
+const TRACKERS = ['sillage', 'sillage-gzip', 'segment', 'segment-batching', 'posthog', 'snowplow'].filter((s) => !ONLY || ONLY.includes(s));
 const ALL = [...TRACKERS, 'growthbook'].filter((s) => !ONLY || ONLY.includes(s));
 
 // ---------------------------------------------------------------- helpers

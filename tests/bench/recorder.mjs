@@ -26,6 +26,7 @@ const TYPES = {
 /** The SDKs' names in the tables. */
 export const LABEL = {
   sillage: 'Sillage',
+  'sillage-gzip': 'Sillage (gzip)',
   segment: 'Segment',
   'segment-batching': 'Segment (batching)',
   posthog: 'PostHog',
@@ -45,6 +46,7 @@ export function eventsOf(sdk, reqPath, json) {
   const list = (a) => (Array.isArray(a) ? a : []);
   switch (sdk) {
     case 'sillage':
+    case 'sillage-gzip':
       return list(json?.batch).map((e) => ({ id: e.messageId, name: e.type === 'track' ? e.event : e.type }));
     case 'segment':
     case 'segment-batching':
@@ -78,7 +80,7 @@ export function eventsOf(sdk, reqPath, json) {
 
 /** Is `p` (a path under /rec/<run>) one that carries events for `sdk`? */
 function isEventPath(sdk, p) {
-  if (sdk === 'sillage') return p === '/v1/batch';
+  if (sdk === 'sillage' || sdk === 'sillage-gzip') return p === '/v1/batch';
   if (sdk.startsWith('segment')) return /^\/v1\/[tpigasb]$/.test(p) || p === '/v1/batch';
   if (sdk === 'posthog') return /^\/(e|i\/v0\/e|batch|engage|s)\/?$/.test(p);
   if (sdk === 'snowplow') return p.startsWith('/com.snowplowanalytics.snowplow/') || p === '/i';
