@@ -60,7 +60,10 @@ fn queued() -> JsValue {
     obj(&[("version", 1.into()), ("collector", unreached())])
 }
 
-pub(crate) fn events() -> Vec<serde_json::Value> {
+/// Every event not yet acknowledged, once the current task ended (the SDK
+/// writes storage behind, at the end of the task).
+pub(crate) async fn events() -> Vec<serde_json::Value> {
+    task_end().await;
     web::debug_state()
         .1
         .iter()
@@ -155,22 +158,31 @@ mod p13n;
 async fn anonymous_id_is_created_stored_and_reused_across_reloads() {
     reload(true);
     web::track("First".into(), JsValue::UNDEFINED);
-    // Written behind, at the end of the task (not within the call).
-    assert_eq!(storage().get_item(ANONYMOUS_ID_KEY).unwrap(), None);
+    // The event is written behind, at the end of the task, not within the
+    // call.
+    let event_keys = || {
+        let s = storage();
+        (0..s.length().unwrap())
+            .filter_map(|i| s.key(i).unwrap())
+            .filter(|k| k.starts_with("sillage.e."))
+            .count()
+    };
+    assert_eq!(event_keys(), 0, "written inside track()");
     task_end().await;
+    assert_eq!(event_keys(), 1, "not written by the end of the task");
     let stored = storage()
         .get_item(ANONYMOUS_ID_KEY)
         .unwrap()
         .expect("stored");
     assert!(is_uuid(&stored), "{stored}");
-    let ev = events();
+    let ev = events().await;
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0]["anonymousId"], stored.as_str());
 
     reload(false);
     web::track("Second".into(), JsValue::UNDEFINED);
     assert_eq!(web::debug_state().0, stored, "a reload keeps the id");
-    assert_eq!(events()[0]["anonymousId"], stored.as_str());
+    assert_eq!(events().await[0]["anonymousId"], stored.as_str());
 }
 
 #[wasm_bindgen_test]
@@ -205,7 +217,7 @@ async fn the_queue_stub_is_replayed_in_order_and_promises_settle() {
     q.push(&Array::of3(&"flush".into(), &Array::new(), &resolved));
     web::boot(obj(&[("config", queued())]));
     web::replay(q.into());
-    let ev = events();
+    let ev = events().await;
     let kinds: Vec<String> = ev
         .iter()
         .map(|e| {
@@ -252,6 +264,7 @@ async fn a_bad_config_leaves_the_page_working() {
     web::track("Cyclic".into(), cyclic.into());
     web::track(42.into(), JsValue::UNDEFINED);
     let names: Vec<String> = events()
+        .await
         .iter()
         .filter_map(|e| e["event"].as_str().map(String::from))
         .collect();
@@ -278,6 +291,7 @@ async fn a_missing_config_url_keeps_events_on_the_device() {
         "no collector: flush says nothing was delivered"
     );
     let names: Vec<String> = events()
+        .await
         .iter()
         .filter_map(|e| e["event"].as_str().map(String::from))
         .collect();
@@ -311,7 +325,7 @@ async fn forget_erases_the_visitor_from_the_device() {
 }
 
 #[wasm_bindgen_test]
-fn large_numbers_survive_the_wasm_json_writer() {
+async fn large_numbers_survive_the_wasm_json_writer() {
     // usize is 32 bits in the wasm: epoch milliseconds must not be cut.
     reload(true);
     let props = js_sys::JSON::parse(
@@ -319,7 +333,7 @@ fn large_numbers_survive_the_wasm_json_writer() {
     )
     .unwrap();
     web::track("Big".into(), props);
-    let ev = events().pop().unwrap();
+    let ev = events().await.pop().unwrap();
     assert_eq!(
         ev["properties"],
         serde_json::json!({"ms": 1795411448123u64, "neg": -5000000000000000i64, "f": 0.1, "e": 1e21})
@@ -337,6 +351,7 @@ async fn stored_events_survive_a_reload_and_the_sender_takes_them_over() {
     JsFuture::from(p).await.unwrap();
     sleep(50).await; // the Web Lock is granted asynchronously
     let names: Vec<String> = events()
+        .await
         .iter()
         .filter_map(|e| e["event"].as_str().map(String::from))
         .collect();
@@ -377,6 +392,7 @@ async fn without_web_locks_a_storage_lease_elects_the_sender() {
         "still ours: {stored_lease}"
     );
     let names: Vec<String> = events()
+        .await
         .iter()
         .filter_map(|e| e["event"].as_str().map(String::from))
         .collect();
@@ -400,8 +416,9 @@ async fn boot_capturing(capture: JsValue) {
     sleep(0).await;
 }
 
-fn names_of(kind: &str) -> Vec<String> {
+async fn names_of(kind: &str) -> Vec<String> {
     events()
+        .await
         .iter()
         .filter(|e| e["type"] == kind)
         .map(|e| {
@@ -422,12 +439,12 @@ fn history() -> web_sys::History {
 /// recorded; fails the test if they never are.
 async fn wait_for_views(n: usize) {
     for _ in 0..120 {
-        if names_of("page").len() >= n {
+        if names_of("page").await.len() >= n {
             return;
         }
         sleep(50).await;
     }
-    panic!("expected {n} page views, got {:?}", names_of("page"));
+    panic!("expected {n} page views, got {:?}", names_of("page").await);
 }
 
 #[wasm_bindgen_test]
@@ -451,7 +468,7 @@ async fn spa_navigation_records_page_views_without_duplicates() {
     wait_for_views(4).await;
     h.back().unwrap(); // popstate: back to the start page
     wait_for_views(5).await;
-    let views = names_of("page");
+    let views = names_of("page").await;
     assert_eq!(views[0], start, "the automatic page view on load");
     assert_eq!(&views[1..3], ["/spa/a", "/spa/b"]);
     assert_eq!(views[3], "/spa/a", "popstate is a page view: {views:?}");
@@ -473,7 +490,7 @@ async fn hash_routing_makes_fragments_page_views_and_pageviews_can_be_off() {
         .push_state_with_url(&JsValue::NULL, "", Some("#/cart"))
         .unwrap();
     sleep(10).await;
-    assert_eq!(names_of("page").len(), 2, "load + #/cart");
+    assert_eq!(names_of("page").await.len(), 2, "load + #/cart");
     history()
         .replace_state_with_url(&JsValue::NULL, "", Some(&start))
         .unwrap();
@@ -484,7 +501,7 @@ async fn hash_routing_makes_fragments_page_views_and_pageviews_can_be_off() {
         .unwrap();
     sleep(10).await;
     assert!(
-        names_of("page").is_empty(),
+        names_of("page").await.is_empty(),
         "capture.pageviews: false records none"
     );
     history()
@@ -537,7 +554,7 @@ async fn tracked_outbound_download_and_rage_clicks() {
     for _ in 0..4 {
         click_at(&dead, 50.0, 500.0);
     }
-    let ev = events();
+    let ev = events().await;
     let find = |name: &str| {
         ev.iter()
             .find(|e| e["event"] == name)
@@ -587,7 +604,7 @@ async fn page_engaged_carries_active_time_and_scroll_depth_when_hidden() {
         .unwrap();
     sleep(300).await; // visible and focused: active time accrues
     set_visibility("hidden");
-    let ev = events();
+    let ev = events().await;
     let engaged: Vec<_> = ev.iter().filter(|e| e["event"] == "Page Engaged").collect();
     assert_eq!(engaged.len(), 1, "{ev:?}");
     let p = &engaged[0]["properties"];
@@ -598,6 +615,7 @@ async fn page_engaged_carries_active_time_and_scroll_depth_when_hidden() {
     set_visibility("hidden");
     assert_eq!(
         events()
+            .await
             .iter()
             .filter(|e| e["event"] == "Page Engaged")
             .count(),
@@ -611,14 +629,14 @@ async fn page_engaged_carries_active_time_and_scroll_depth_when_hidden() {
 #[wasm_bindgen_test]
 async fn a_back_forward_cache_restore_is_a_new_page_view() {
     boot_capturing(obj(&[("engagement", false.into())])).await;
-    assert_eq!(names_of("page").len(), 1);
+    assert_eq!(names_of("page").await.len(), 1);
     let init = web_sys::PageTransitionEventInit::new();
     init.set_persisted(true);
     let e = web_sys::PageTransitionEvent::new_with_event_init_dict("pageshow", &init).unwrap();
     web_sys::window().unwrap().dispatch_event(&e).unwrap();
     sleep(10).await;
     assert_eq!(
-        names_of("page").len(),
+        names_of("page").await.len(),
         2,
         "same URL, but a new view after a restore"
     );
@@ -626,7 +644,7 @@ async fn a_back_forward_cache_restore_is_a_new_page_view() {
     let plain = web_sys::PageTransitionEvent::new("pageshow").unwrap();
     web_sys::window().unwrap().dispatch_event(&plain).unwrap();
     sleep(10).await;
-    assert_eq!(names_of("page").len(), 2);
+    assert_eq!(names_of("page").await.len(), 2);
 }
 
 #[wasm_bindgen_test]
@@ -664,7 +682,7 @@ async fn page_views_carry_the_session_the_landing_touchpoint_topics_and_no_perso
         .unwrap();
     wait_for_views(2).await;
     web::track("Clicked".into(), JsValue::UNDEFINED);
-    let ev = events();
+    let ev = events().await;
     let stored = storage()
         .get_item("sillage.session")
         .unwrap()
@@ -829,6 +847,7 @@ async fn a_stage_change_calls_listeners_and_is_recorded_as_an_event() {
         .unwrap()
         .contains("purchase"));
     let recorded: Vec<serde_json::Value> = events()
+        .await
         .into_iter()
         .filter(|e| e["event"] == "Journey Stage Changed")
         .collect();
@@ -875,6 +894,7 @@ async fn a_navigation_while_the_config_loads_comes_after_the_landing() {
         .unwrap();
     wait_for_views(2).await;
     let views: Vec<serde_json::Value> = events()
+        .await
         .into_iter()
         .filter(|e| e["type"] == "page")
         .collect();
@@ -912,6 +932,7 @@ async fn calls_made_from_page_code_the_sdk_runs_are_queued_and_handled_in_order(
     inside.forget();
     web::boot(obj(&[("config", queued())]));
     let names: Vec<String> = events()
+        .await
         .iter()
         .filter_map(|e| e["event"].as_str().map(String::from))
         .collect();
@@ -933,6 +954,7 @@ async fn calls_made_from_page_code_the_sdk_runs_are_queued_and_handled_in_order(
     );
     web::track("Checkout Started".into(), obj(&[("value", 10.into())]));
     let names: Vec<String> = events()
+        .await
         .iter()
         .filter_map(|e| e["event"].as_str().map(String::from))
         .collect();

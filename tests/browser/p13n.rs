@@ -210,6 +210,7 @@ async fn every_action_applies_and_every_slot_is_revealed() {
 
     // Each applied slot was measured once.
     let viewed: Vec<serde_json::Value> = events()
+        .await
         .into_iter()
         .filter(|e| e["event"] == "Personalization Viewed")
         .collect();
@@ -303,6 +304,7 @@ async fn clicks_in_a_personalized_slot_carry_the_slot_variant_and_rule() {
     stop.forget();
     cta.dyn_ref::<web_sys::HtmlElement>().unwrap().click();
     let clicked: Vec<serde_json::Value> = events()
+        .await
         .into_iter()
         .filter(|e| e["event"] == "Personalization Clicked")
         .collect();

@@ -361,15 +361,16 @@ pub enum Effect {
 
 impl Effect {
     /// Whether this effect must see storage as the writes before it left
-    /// it: it clears storage, reads it, or hands the sending role to a read
-    /// of the stored queue. The writes waiting are applied before it.
+    /// it: it clears storage, reads it, or hands the sending role to
+    /// another tab's read of the stored queue. The writes waiting are
+    /// applied before it. (A lock asked for, [`Effect::Elect`], is not: the
+    /// grant's read of the queue is overlaid with the writes still waiting.)
     fn needs_writes(&self) -> bool {
         matches!(
             self,
             Effect::StoreClear(_)
                 | Effect::ReadLease
                 | Effect::ReadQueue
-                | Effect::Elect
                 | Effect::ReleaseLock
                 | Effect::Beacon { .. }
                 | Effect::Erase { .. }
@@ -436,9 +437,12 @@ pub struct Sdk<H: JsHost> {
     writes: VecDeque<StoreOp>,
     /// [`Effect::AtTaskEnd`] was asked and [`Input::TaskEnd`] has not come.
     task_end_asked: bool,
-    /// Writes are applied as they come until the effects run out (the page
-    /// is going away, or an effect needs storage as it is).
+    /// Writes are applied as they come until the effects run out (the task
+    /// ended, or the page is hidden or going away).
     write_through: bool,
+    /// The writes waiting are applied now, before the effect that needs
+    /// them; then writes are held again.
+    draining: bool,
     /// Problems already reported on this page (each once).
     reported: Vec<String>,
     /// Where the config came from, for its diagnostics.
@@ -541,6 +545,7 @@ impl<H: JsHost> Sdk<H> {
             writes: VecDeque::new(),
             task_end_asked: false,
             write_through: false,
+            draining: false,
             reported: Vec::new(),
             config_source: String::new(),
             own: VecDeque::new(),
@@ -585,13 +590,14 @@ impl<H: JsHost> Sdk<H> {
     /// [`Effect::AtTaskEnd`]), so a task's writes land together after the
     /// calls that made them returned. They are applied at once when the
     /// page hides or goes away, and before any effect that needs storage as
-    /// they leave it (a clear, a read, the sender lock, a beacon), in order.
+    /// they leave it (a clear, a read, the lock let go, a beacon), in order.
     pub fn poll_effect(&mut self) -> Option<Effect> {
         loop {
-            if self.write_through {
+            if self.write_through || self.draining {
                 if let Some(op) = self.writes.pop_front() {
                     return Some(Effect::Store(op));
                 }
+                self.draining = false;
             }
             let Some(e) = self.effects.pop_front() else {
                 self.write_through = false;
@@ -607,7 +613,7 @@ impl<H: JsHost> Sdk<H> {
                 }
                 e if e.needs_writes() && !self.writes.is_empty() => {
                     self.effects.push_front(e);
-                    self.write_through = true;
+                    self.draining = true;
                 }
                 e => return Some(e),
             }

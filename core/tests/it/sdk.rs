@@ -2127,3 +2127,53 @@ fn forget_gives_up_the_sending_tab_so_the_new_visitor_s_events_are_sent() {
     assert_eq!(w.tabs[t].settled, [(1, true), (2, true)]);
     assert!(!w.storage.keys().any(|k| k.starts_with("sillage.e.")));
 }
+
+#[test]
+fn an_effect_that_reads_storage_sees_the_writes_before_it_and_later_ones_stay_behind() {
+    // Before `boot` the SDK knows of no Web Locks: the first event reads the
+    // sender lease (a read of storage) between its writes.
+    let mut sdk = Sdk::new(NativeJs::new(), [1; 32]);
+    sdk.handle(
+        Input::Open(Open {
+            stored: vec![],
+            durable: true,
+        }),
+        T0,
+    );
+    while sdk.poll_effect().is_some() {}
+    sdk.handle(
+        Input::Api(
+            Call::Track {
+                event: arg(json!("First")),
+                properties: arg(json!({})),
+            },
+            World::page("https://shop.example/"),
+        ),
+        T0,
+    );
+    let mut effects = Vec::new();
+    while let Some(e) = sdk.poll_effect() {
+        effects.push(match e {
+            Effect::Store(StoreOp::Put { key, .. }) => format!("put {key}"),
+            Effect::ReadLease => "read lease".into(),
+            Effect::AtTaskEnd => "at task end".into(),
+            other => format!("{other:?}"),
+        });
+    }
+    assert_eq!(
+        effects,
+        ["at task end", "put sillage.anonymousId", "read lease"],
+        "the write before the read is applied first; the event waits"
+    );
+    assert_eq!(sdk.writes_waiting(), 2, "the session and the event");
+    sdk.handle(Input::TaskEnd, T0);
+    let mut keys = Vec::new();
+    while let Some(e) = sdk.poll_effect() {
+        if let Effect::Store(StoreOp::Put { key, .. }) = e {
+            keys.push(key);
+        }
+    }
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], "sillage.session");
+    assert!(keys[1].starts_with("sillage.e."), "{keys:?}");
+}
