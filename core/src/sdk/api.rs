@@ -516,8 +516,7 @@ impl<H: JsHost> Sdk<H> {
         // go): the new visitor's first event elects a sender again, which
         // would otherwise wait for the lock this tab still holds.
         self.step_down();
-        self.effects
-            .push_back(Effect::StoreClear(PREFIX.to_string()));
+        self.after_writes(Effect::StoreClear(PREFIX.to_string()));
         // Every other tab forgets them too (a value they see change).
         let mut nonce = String::new();
         crate::support::diag::push_u64(&mut nonce, u64::from(self.rng.bytes16()[0]));

@@ -39,7 +39,7 @@ impl<H: JsHost> Sdk<H> {
         self.slots.restored();
         self.navigated(page.clone(), now);
         if self.durable() {
-            self.effects.push_back(if self.tabs.web_locks {
+            self.after_writes(if self.tabs.web_locks {
                 Effect::Elect
             } else {
                 Effect::ReadLease
@@ -121,7 +121,7 @@ impl<H: JsHost> Sdk<H> {
         };
         for t in self.tracker.on_hidden(now) {
             self.tabs.beaconed(t.body.len(), now);
-            self.effects.push_back(Effect::Beacon {
+            self.after_writes(Effect::Beacon {
                 url: url.clone(),
                 body: t.body,
             });

@@ -359,25 +359,6 @@ pub enum Effect {
     AtTaskEnd,
 }
 
-impl Effect {
-    /// Whether this effect must see storage as the writes before it left
-    /// it: it clears storage, reads it, or hands the sending role to
-    /// another tab's read of the stored queue. The writes waiting are
-    /// applied before it. (A lock asked for, [`Effect::Elect`], is not: the
-    /// grant's read of the queue is overlaid with the writes still waiting.)
-    fn needs_writes(&self) -> bool {
-        matches!(
-            self,
-            Effect::StoreClear(_)
-                | Effect::ReadLease
-                | Effect::ReadQueue
-                | Effect::ReleaseLock
-                | Effect::Beacon { .. }
-                | Effect::Erase { .. }
-        )
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// Calls arrived before `boot`: they wait.
@@ -434,15 +415,12 @@ pub struct Sdk<H: JsHost> {
     effects: VecDeque<Effect>,
     /// Storage writes waiting for the end of the task (write-behind), in
     /// order.
-    writes: VecDeque<StoreOp>,
+    writes: Vec<StoreOp>,
     /// [`Effect::AtTaskEnd`] was asked and [`Input::TaskEnd`] has not come.
     task_end_asked: bool,
-    /// Writes are applied as they come until the effects run out (the task
-    /// ended, or the page is hidden or going away).
+    /// The input being handled ends the task, or the page is hidden or
+    /// going away: every write waiting is handed out when it is handled.
     write_through: bool,
-    /// The writes waiting are applied now, before the effect that needs
-    /// them; then writes are held again.
-    draining: bool,
     /// Problems already reported on this page (each once).
     reported: Vec<String>,
     /// Where the config came from, for its diagnostics.
@@ -542,10 +520,9 @@ impl<H: JsHost> Sdk<H> {
             tabs: tabs::Tabs::default(),
             slots: slots::Planner::default(),
             effects: VecDeque::new(),
-            writes: VecDeque::new(),
+            writes: Vec::new(),
             task_end_asked: false,
             write_through: false,
-            draining: false,
             reported: Vec::new(),
             config_source: String::new(),
             own: VecDeque::new(),
@@ -588,54 +565,38 @@ impl<H: JsHost> Sdk<H> {
     /// Storage writes are behind: a [`Effect::Store`] is held until the
     /// task that made it ends ([`Input::TaskEnd`], asked once per task with
     /// [`Effect::AtTaskEnd`]), so a task's writes land together after the
-    /// calls that made them returned. They are applied at once when the
+    /// calls that made them returned. They are handed out at once when the
     /// page hides or goes away, and before any effect that needs storage as
-    /// they leave it (a clear, a read, the lock let go, a beacon), in order.
+    /// they leave it (`after_writes`), in order.
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        loop {
-            if self.write_through || self.draining {
-                if let Some(op) = self.writes.pop_front() {
-                    return Some(Effect::Store(op));
-                }
-                self.draining = false;
-            }
-            let Some(e) = self.effects.pop_front() else {
-                self.write_through = false;
-                return None;
-            };
-            match e {
-                Effect::Store(op) if !self.write_through => {
-                    self.writes.push_back(op);
-                    if !self.task_end_asked {
-                        self.task_end_asked = true;
-                        return Some(Effect::AtTaskEnd);
-                    }
-                }
-                e if e.needs_writes() && !self.writes.is_empty() => {
-                    self.effects.push_front(e);
-                    self.draining = true;
-                }
-                e => return Some(e),
-            }
+        self.effects.pop_front()
+    }
+
+    /// A storage write: held until the end of the task (see
+    /// [`Sdk::poll_effect`]).
+    fn write(&mut self, op: StoreOp) {
+        if !self.task_end_asked {
+            self.task_end_asked = true;
+            self.effects.push_back(Effect::AtTaskEnd);
+        }
+        self.writes.push(op);
+    }
+
+    /// Hands out every write waiting, in order.
+    fn flush_writes(&mut self) {
+        for op in self.writes.drain(..) {
+            self.effects.push_back(Effect::Store(op));
         }
     }
 
-    /// `entries`, read from storage, as they will be once the writes
-    /// waiting are applied: a tab elected before the end of the task in
-    /// which it recorded events sends those too.
-    fn overlay_writes(&mut self, entries: &mut Vec<(String, String)>) {
-        for op in &self.writes {
-            let key = match op {
-                StoreOp::Put { key, .. } | StoreOp::Delete { key } => key,
-            };
-            if !key.starts_with(crate::track::outbox::PREFIX) {
-                continue;
-            }
-            entries.retain(|(k, _)| k != key);
-            if let StoreOp::Put { key, value } = op {
-                entries.push((key.clone(), value.clone()));
-            }
-        }
+    /// An effect that must see storage as the writes before it left it (a
+    /// clear, a read of storage, the sender lock asked for or let go, a
+    /// beacon, an erasure): the writes waiting go first. Writes made after
+    /// it wait again. (A lock is granted later: if writes wait then, the
+    /// queue is read again after them, [`Input::Sender`].)
+    pub(super) fn after_writes(&mut self, e: Effect) {
+        self.flush_writes();
+        self.effects.push_back(e);
     }
 
     /// Storage writes held for the end of the task (test support).
@@ -695,10 +656,10 @@ impl<H: JsHost> Sdk<H> {
             Input::Online(on) => self.tracker.outbox.batcher.set_online(on),
             Input::StorageChanged { key, value } => self.storage_changed(key, value, now),
             Input::StoreFailed(op) => self.store_failed(op),
-            Input::Sender(mut entries) => {
-                self.overlay_writes(&mut entries);
-                self.become_sender(&entries, now)
-            }
+            // Elected before the end of the task that made writes: read
+            // the queue again once they are applied.
+            Input::Sender(_) if !self.writes.is_empty() => self.after_writes(Effect::ReadQueue),
+            Input::Sender(entries) => self.become_sender(&entries, now),
             Input::Heartbeat(stored) => self.heartbeat(stored.as_deref(), now),
             Input::Response {
                 batch,
@@ -731,6 +692,9 @@ impl<H: JsHost> Sdk<H> {
             }
         }
         self.after(now);
+        if std::mem::take(&mut self.write_through) {
+            self.flush_writes();
+        }
     }
 
     /// After every input: send what is due, write what must be written,
@@ -778,7 +742,7 @@ impl<H: JsHost> Sdk<H> {
                     self.forget_pending(id);
                 }
             }
-            self.effects.push_back(Effect::Store(op));
+            self.write(op);
         }
     }
 
@@ -827,16 +791,16 @@ impl<H: JsHost> Sdk<H> {
     }
 
     fn put(&mut self, key: &str, value: String) {
-        self.effects.push_back(Effect::Store(StoreOp::Put {
+        self.write(StoreOp::Put {
             key: key.to_string(),
             value,
-        }));
+        });
     }
 
     fn delete(&mut self, key: &str) {
-        self.effects.push_back(Effect::Store(StoreOp::Delete {
+        self.write(StoreOp::Delete {
             key: key.to_string(),
-        }));
+        });
     }
 
     fn encode(&self, v: &Json) -> String {

@@ -150,7 +150,7 @@ impl<H: JsHost> Sdk<H> {
                 }
                 self.store_ops();
                 self.profile_dirty.get_or_insert(0.0);
-                self.effects.push_back(if self.tabs.web_locks {
+                self.after_writes(if self.tabs.web_locks {
                     Effect::Elect
                 } else {
                     Effect::ReadLease
@@ -172,8 +172,7 @@ impl<H: JsHost> Sdk<H> {
     /// Deletes what tracking stored: the queue, the ids, the session, the
     /// leases, the exposures; and stops sending.
     fn discard_stored(&mut self) {
-        self.effects
-            .push_back(Effect::StoreClear(EVENT_PREFIX.to_string()));
+        self.after_writes(Effect::StoreClear(EVENT_PREFIX.to_string()));
         for k in [
             ANONYMOUS_ID_KEY,
             USER_ID_KEY,
@@ -184,7 +183,7 @@ impl<H: JsHost> Sdk<H> {
         ] {
             self.delete(k);
         }
-        self.effects.push_back(Effect::ReleaseLock);
+        self.after_writes(Effect::ReleaseLock);
         if !self.tabs.web_locks {
             self.delete(SENDER_KEY);
         }
@@ -247,7 +246,7 @@ impl<H: JsHost> Sdk<H> {
         }
         body.push('}');
         self.erase_in_flight = true;
-        self.effects.push_back(Effect::Erase { url, body });
+        self.after_writes(Effect::Erase { url, body });
     }
 
     /// What the collector answered to an erasure request.

@@ -122,11 +122,11 @@ impl<H: JsHost> Sdk<H> {
             // Our lease ends now rather than in 5 s.
             self.tabs.claimed = false;
             self.tabs.heartbeat_at = None;
-            self.effects.push_back(Effect::Store(StoreOp::Delete {
+            self.write(StoreOp::Delete {
                 key: SENDER_KEY.to_string(),
-            }));
+            });
         }
-        self.effects.push_back(Effect::ReleaseLock);
+        self.after_writes(Effect::ReleaseLock);
     }
 
     /// One heartbeat of the storage-lease election (no Web Locks):
@@ -141,10 +141,10 @@ impl<H: JsHost> Sdk<H> {
         match step {
             LeaseStep::Write(v) => {
                 self.tabs.claimed = !sender;
-                self.effects.push_back(Effect::Store(StoreOp::Put {
+                self.write(StoreOp::Put {
                     key: SENDER_KEY.to_string(),
                     value: v,
-                }));
+                });
             }
             LeaseStep::StepDown => {
                 self.tabs.claimed = false;
@@ -154,7 +154,7 @@ impl<H: JsHost> Sdk<H> {
                 self.tabs.claimed = false;
                 // This tab sends now: the shell reads every stored entry
                 // and answers with `Input::Sender`.
-                self.effects.push_back(Effect::ReadQueue);
+                self.after_writes(Effect::ReadQueue);
             }
             LeaseStep::Wait => self.tabs.claimed = false,
         }
@@ -249,7 +249,7 @@ impl<H: JsHost> Sdk<H> {
         self.tabs.expire(now);
         if self.tabs.heartbeat_at.is_some_and(|t| t <= now) {
             self.tabs.heartbeat_at = None;
-            self.effects.push_back(Effect::ReadLease);
+            self.after_writes(Effect::ReadLease);
         }
     }
 
