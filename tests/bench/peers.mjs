@@ -529,10 +529,10 @@ async function measureClose(reps) {
   }
 }
 
-/** Sillage's own condition workload (benches/workload.rs), for GrowthBook to run too. */
+/** Sillage's own condition workload (core/benches/workload.rs), for GrowthBook to run too. */
 function sillageWorkload() {
   try {
-    const src = fs.readFileSync(path.join(root, 'benches/workload.rs'), 'utf8');
+    const src = fs.readFileSync(path.join(root, 'core/benches/workload.rs'), 'utf8');
     const arr = (name) => {
       const m = src.match(new RegExp(`pub const ${name}: &\\[&str\\] = &\\[([\\s\\S]*?)\\n\\];`));
       return [...m[1].matchAll(/r#"([\s\S]*?)"#/g)].map((x) => JSON.parse(x[1]));
@@ -540,7 +540,7 @@ function sillageWorkload() {
     const groups = JSON.parse(src.match(/let groups: Json = serde_json::from_str\(r#"(.*?)"#\)/)[1]);
     return { conditions: arr('CONDITIONS'), attributes: arr('ATTRIBUTES'), groups };
   } catch (e) {
-    results.notes.push(`could not read Sillage's condition workload from benches/workload.rs (${e.message}): GrowthBook ran on the conformance corpus only`);
+    results.notes.push(`could not read Sillage's condition workload from core/benches/workload.rs (${e.message}): GrowthBook ran on the conformance corpus only`);
     return null;
   }
 }

@@ -242,7 +242,7 @@ w('- **PostHog** drops events from user agents it takes for bots ("HeadlessChrom
 w('- **Segment\'s `track()` time** goes mostly to reading `document.cookie` (its user and anonymous ids are read back from cookies on every call: 39% of the samples of a CPU profile of 300 calls, made while writing this harness), then to `fetch` (one request per event unless batching).');
 w('- **The outage** answers 503 to every event request of that page for 10 s while 101 events are recorded at 10 per second; then the endpoint accepts, and the count is taken once every SDK delivered all 101 or 60 s after the outage ended. Delivered = unique event ids acknowledged with a 2xx; duplicates = acknowledged more than once. To keep the run short, every repetition of every tracker runs this at once, each page in its own browser context with its own endpoint (the figures are counts, not times).');
 w('- **Closing the page**: 20 events recorded in one task, then `page.close()` at once; events that arrive within 3 s count. Sillage also keeps what it beaconed and would resend it on the next load; that is not counted.');
-w('- **Condition evaluations per ms are not the same workload.** GrowthBook\'s figure runs its `evalCondition` over the 248 `evalCondition` cases of `../shared/conformance/growthbook-cases.json` (read from there), in the same Chromium, and also over Sillage\'s own benchmark workload (the 8 conditions × 2 attribute sets of `benches/workload.rs`, saved group included). Sillage\'s figure is `tests/wasm_bench.rs` (that workload, in wasm, compiled once and evaluated many times; GrowthBook interprets the condition JSON on every call). The like-for-like comparison is Sillage\'s workload on both. The 200-rule decision: Sillage builds the attributes and decides 20 slots of 10 rules (10 audiences, 10 experiments); GrowthBook evaluates 200 features with one conditional rule each (the same condition shapes) with `isOn`, so both evaluate about 200 conditions.');
+w('- **Condition evaluations per ms are not the same workload.** GrowthBook\'s figure runs its `evalCondition` over the 248 `evalCondition` cases of `../shared/conformance/growthbook-cases.json` (read from there), in the same Chromium, and also over Sillage\'s own benchmark workload (the 8 conditions × 2 attribute sets of `core/benches/workload.rs`, saved group included). Sillage\'s figure is `tests/wasm_bench.rs` (that workload, in wasm, compiled once and evaluated many times; GrowthBook interprets the condition JSON on every call). The like-for-like comparison is Sillage\'s workload on both. The 200-rule decision: Sillage builds the attributes and decides 20 slots of 10 rules (10 audiences, 10 experiments); GrowthBook evaluates 200 features with one conditional rule each (the same condition shapes) with `isOn`, so both evaluate about 200 conditions.');
 w('- **Time to ready** depends on how much has to load and compile: Sillage\'s wasm is compiled on every cold load.');
 w();
 
@@ -256,8 +256,8 @@ if (browser) {
   w('| measure | value |');
   w('|---|---:|');
   const us = (x) => (x ? `${num(x.medianUs, 1)} µs median, ${num(x.p90Us, 1)} µs p90` : '-');
-  w(`| \`track()\`, 50 groups of 20 calls | ${us(b.track)} |`);
-  w(`| \`track()\` with storage blocked (the SDK's own work) | ${us(b.trackWithoutStorage)} |`);
+  w(`| \`track()\`, 50 groups of 20 calls (each event stored at the end of its group's task) | ${us(b.track)} |`);
+  w(`| \`track()\` with storage blocked (events in memory only) | ${us(b.trackWithoutStorage)} |`);
   w(`| one \`localStorage.setItem\` of an event-sized value | ${num(b.bareSetItemUs, 1)} µs |`);
   if (b.burst) w(`| 100 events in a burst | ${b.burst.requests} requests, ${num(b.burst.bytesPerEvent)} B per event |`);
   if (b.paced10PerSecond) w(`| 100 events at 10 per second | ${b.paced10PerSecond.requests} requests, ${num(b.paced10PerSecond.bytesPerEvent)} B per event |`);
