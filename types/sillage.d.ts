@@ -172,8 +172,13 @@ export function reset(): void;
  */
 export function flush(): Promise<boolean>;
 
-/** Erases the visitor from the device (and, with a collector, the collector's rows of the old anonymous id). Resolves when done. */
-export function forget(): Promise<void>;
+/**
+ * Erases the visitor from the device (and, with a collector, the collector's
+ * rows of the old anonymous id). Resolves to `true` once the device is
+ * erased; an erasure the collector did not confirm is kept owed and sent
+ * again by a later page. Never rejects.
+ */
+export function forget(): Promise<true>;
 
 /** The visitor's consent choices. */
 export function consent(choices: ConsentChoices): void;

@@ -78,7 +78,7 @@ group('acme', { employees: 40 });
 alias('u2');
 alias('u2', 'u1');
 reset();
-const forgotten: Promise<void> = forget();
+const forgotten: Promise<true> = forget();
 await forgotten;
 consent({ analytics: false });
 consent({ analytics: true, personalization: false, ads: false });
