@@ -651,9 +651,7 @@ fn a_forget_in_the_task_that_recorded_events_leaves_none_of_them_stored() {
     w.track(t, "Before Forget", json!({}));
     // The clear is applied after the writes waiting, never before them.
     w.api(t, Call::Forget(1), "https://shop.example/");
-    if w.tabs[t].task_end {
-        w.end_task(t);
-    }
+    w.end_task(t);
     assert!(
         !w.stored().iter().any(|e| e["anonymousId"] == old.as_str()),
         "{:?}",
