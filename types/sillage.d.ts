@@ -127,6 +127,15 @@ export interface BootOptions {
    * ```
    */
   p13n?: () => Promise<P13nModule>;
+  /**
+   * Where `sillage_messages.json` (in the package, beside the wasm) is
+   * served: the sentences of diagnostics, fetched only when the config says
+   * `"debug": true` or has errors. Without it, diagnostics print as a JSON
+   * path and a code (`npx sillage check` prints a config's in words). For
+   * example, copy `node_modules/sillage/sillage_messages.json` into the
+   * site's public files and pass `messagesUrl: '/sillage_messages.json'`.
+   */
+  messagesUrl?: string;
 }
 
 /** What `init()` can load the WebAssembly module from. */

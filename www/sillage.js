@@ -45,6 +45,7 @@
     .then(function (mod) {
       mod.boot({
         configUrl: cfg ? new URL(cfg, d.baseURI).href : undefined,
+        messagesUrl: base + 'sillage_messages.json',
         p13n: function () { return load('sillage_p13n.js', 'sillage_p13n_bg.wasm'); }
       });
       // Replay and swap in one synchronous step, so no call slips between.

@@ -13,6 +13,7 @@ use crate::profile::model::{parse_stages, StageModel};
 use crate::profile::settings::{parse_profile, ProfileConfig};
 use crate::support::diag::{check_keys, key_path, required_string, type_error, Diagnostic};
 use crate::support::json::Json;
+use crate::t;
 use crate::track::batch::BatchConfig;
 use crate::track::outbox::Caps;
 use crate::track::topics::{parse_rules, TopicRule};
@@ -152,17 +153,19 @@ pub(crate) fn number_in(
         None => default,
         Some(Json::Num(n)) if *n >= min && *n <= max => *n,
         Some(v) => {
-            let mut want = String::from("a number from ");
+            let mut lo = String::new();
             if min < 0.0 {
-                want.push('-');
+                lo.push('-');
             }
-            crate::support::diag::push_usize(&mut want, min.abs() as usize);
-            want.push_str(" to ");
-            crate::support::diag::push_usize(&mut want, max as usize);
+            crate::support::diag::push_usize(&mut lo, min.abs() as usize);
+            let mut hi = String::new();
+            crate::support::diag::push_usize(&mut hi, max as usize);
             out.push(crate::support::diag::range_error(
                 &key_path(path, key),
-                &want,
+                t!("must be a number from {} to {}, not {}"),
+                t!("must be a number from {} to {}"),
                 v,
+                vec![lo, hi],
             ));
             default
         }
@@ -172,7 +175,7 @@ pub(crate) fn number_in(
 fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfig> {
     let path = "collector";
     let Json::Obj(obj) = v else {
-        out.push(type_error(path, "an object", v));
+        out.push(type_error(path, t!("must be an object, not {}"), v));
         return None;
     };
     check_keys(obj, path, COLLECTOR_KEYS, out);
@@ -181,7 +184,11 @@ fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfi
         None | Some(Json::Null) => None,
         Some(Json::Str(s)) => Some(s.clone()),
         Some(other) => {
-            out.push(type_error("collector.writeKey", "a string", other));
+            out.push(type_error(
+                "collector.writeKey",
+                t!("must be a string, not {}"),
+                other,
+            ));
             None
         }
     };
@@ -204,7 +211,11 @@ fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfi
             ) as usize;
             batch.flush_ms = number_in(b, bp, "flushMs", (0.0, 60_000.0), d.flush_ms, out);
         }
-        Some(other) => out.push(type_error("collector.batch", "an object", other)),
+        Some(other) => out.push(type_error(
+            "collector.batch",
+            t!("must be an object, not {}"),
+            other,
+        )),
     }
     let mut queue = Caps::default();
     match v.get("queue") {
@@ -238,22 +249,28 @@ fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfi
                 out,
             ) * 86_400_000.0;
         }
-        Some(other) => out.push(type_error("collector.queue", "an object", other)),
+        Some(other) => out.push(type_error(
+            "collector.queue",
+            t!("must be an object, not {}"),
+            other,
+        )),
     }
     let gzip = match v.get("compress") {
         None => false,
         Some(Json::Str(s)) if COMPRESS.contains(&s.as_str()) => s == "gzip",
         Some(other) => {
-            let mut m = String::from("must be \"none\" or \"gzip\", not ");
-            match other {
-                Json::Str(s) => {
-                    m.push('"');
-                    m.push_str(s);
-                    m.push('"');
-                }
-                _ => m.push_str(other.type_name()),
-            }
-            out.push(Diagnostic::new("collector.compress", m));
+            out.push(match other {
+                Json::Str(s) => Diagnostic::new(
+                    "collector.compress",
+                    t!("must be \"none\" or \"gzip\", not \"{}\""),
+                )
+                .arg(s.as_str()),
+                _ => type_error(
+                    "collector.compress",
+                    t!("must be \"none\" or \"gzip\", not {}"),
+                    other,
+                ),
+            });
             false
         }
     };
@@ -269,7 +286,7 @@ fn parse_collector(v: &Json, out: &mut Vec<Diagnostic>) -> Option<CollectorConfi
 fn parse_capture(v: &Json, out: &mut Vec<Diagnostic>) -> Capture {
     let mut c = Capture::default();
     let Json::Obj(entries) = v else {
-        out.push(type_error("capture", "an object", v));
+        out.push(type_error("capture", t!("must be an object, not {}"), v));
         return c;
     };
     check_keys(entries, "capture", CAPTURE_KEYS, out);
@@ -284,7 +301,7 @@ fn parse_capture(v: &Json, out: &mut Vec<Diagnostic>) -> Capture {
             Some(Json::Bool(b)) => *slot = *b,
             Some(other) => out.push(type_error(
                 &key_path("capture", key),
-                "true or false",
+                t!("must be true or false, not {}"),
                 other,
             )),
         }
@@ -344,7 +361,7 @@ pub fn parse_tracking(doc: &Json) -> (Config, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut cfg = Config::default();
     let Json::Obj(top) = doc else {
-        out.push(type_error("", "a JSON object", doc));
+        out.push(type_error("", t!("must be a JSON object, not {}"), doc));
         return (cfg, out);
     };
     check_keys(top, "", TOP_KEYS, &mut out);
@@ -352,11 +369,11 @@ pub fn parse_tracking(doc: &Json) -> (Config, Vec<Diagnostic>) {
         Some(Json::Num(n)) if *n == 1.0 => {}
         None => out.push(Diagnostic::new(
             "version",
-            "missing (this SDK reads version 1 configs)",
+            t!("missing (this SDK reads version 1 configs)"),
         )),
         Some(_) => out.push(Diagnostic::new(
             "version",
-            "must be 1 (this SDK reads version 1 configs)",
+            t!("must be 1 (this SDK reads version 1 configs)"),
         )),
     }
     if let Some(c) = doc.get("collector") {
@@ -368,7 +385,11 @@ pub fn parse_tracking(doc: &Json) -> (Config, Vec<Diagnostic>) {
     match doc.get("debug") {
         None => {}
         Some(Json::Bool(b)) => cfg.debug = *b,
-        Some(other) => out.push(type_error("debug", "true or false", other)),
+        Some(other) => out.push(type_error(
+            "debug",
+            t!("must be true or false, not {}"),
+            other,
+        )),
     }
     if let Some(p) = doc.get("privacy") {
         cfg.privacy = parse_privacy(p, &mut out);
@@ -394,18 +415,24 @@ pub fn parse_tracking(doc: &Json) -> (Config, Vec<Diagnostic>) {
                     Some(Json::Str(s)) if REDECIDE.contains(&s.as_str()) => {
                         cfg.redecide_at_navigation_only = s == "navigation";
                     }
-                    Some(Json::Str(s)) => out.push(Diagnostic::new(
+                    Some(Json::Str(s)) => out.push(Diagnostic::unknown(
                         "personalization.redecide",
-                        crate::support::diag::unknown("value", s, REDECIDE),
+                        t!("unknown value \"{}\""),
+                        s,
+                        REDECIDE,
                     )),
                     Some(other) => out.push(type_error(
                         "personalization.redecide",
-                        "\"change\" or \"navigation\"",
+                        t!("must be \"change\" or \"navigation\", not {}"),
                         other,
                     )),
                 }
             }
-            None => out.push(type_error("personalization", "an object", p)),
+            None => out.push(type_error(
+                "personalization",
+                t!("must be an object, not {}"),
+                p,
+            )),
         }
     }
     (cfg, out)

@@ -65,12 +65,12 @@ pub mod api {
 
     /// Compiles the personalization sections of the config `doc` with the
     /// landing page's `query` (its previews), and keeps `sink` for what the
-    /// module has to say. Returns the config's problems, as `path: message`.
+    /// module has to say. Returns the config's problems, each a `Diagnostic::to_line`.
     pub fn init(doc: &Json, query: &str, sink: Sink) -> Vec<String> {
         let (p, diags) = Personalizer::configure(doc, query, BrowserJs);
         DECIDER.with(|d| *d.borrow_mut() = Some(p));
         SINK.with(|s| *s.borrow_mut() = Some(sink));
-        diags.iter().map(|d| d.render()).collect()
+        diags.iter().map(|d| d.to_line()).collect()
     }
 
     /// The [`Decider`] of the configured rules.

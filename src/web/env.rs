@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Storage, VisibilityState};
+use web_sys::Storage;
 
 use super::dispatch;
 use sillage_core::sdk::{Boot, Click, ConfigSource, Input, Open, PageNow};
@@ -197,9 +197,7 @@ pub fn boot_facts(options: &JsValue) -> Boot {
             }
         }
     };
-    let visible = doc
-        .as_ref()
-        .is_none_or(|d| d.visibility_state() == VisibilityState::Visible);
+    let visible = doc.as_ref().is_none_or(|d| visibility(d) == "visible");
     let locks = w
         .as_ref()
         .map(|w| field(&field(w.navigator().as_ref(), "locks"), "request"))
@@ -235,6 +233,7 @@ pub fn boot_facts(options: &JsValue) -> Boot {
         compression: w
             .as_ref()
             .is_some_and(|w| field(w.as_ref(), "CompressionStream").is_function()),
+        messages: field(options, "messagesUrl").as_string(),
     }
 }
 
@@ -362,9 +361,9 @@ pub fn release_lock() {
 fn on_event(e: JsValue) {
     let kind = field(&e, "type").as_string().unwrap_or_default();
     let input = match kind.as_str() {
-        "visibilitychange" => Input::Visibility(
-            document().is_some_and(|d| d.visibility_state() == VisibilityState::Hidden),
-        ),
+        "visibilitychange" => {
+            Input::Visibility(document().is_some_and(|d| visibility(&d) == "hidden"))
+        }
         "pagehide" => Input::PageHide,
         "pageshow" if field(&e, "persisted").is_truthy() => Input::Restored(page_now(true)),
         "pageshow" => return,
@@ -591,4 +590,12 @@ pub fn stop_watching() {
     if let Some(o) = WATCH.with(|w| w.borrow_mut().take()) {
         o.disconnect();
     }
+}
+
+/// `document.visibilityState`, read as the string it is: web-sys's enum
+/// conversion carries a panic path and its message into the wasm.
+fn visibility(d: &web_sys::Document) -> String {
+    field(d.as_ref(), "visibilityState")
+        .as_string()
+        .unwrap_or_default()
 }

@@ -96,6 +96,7 @@ fn execute(effect: Effect) {
         } => net::send(batch, &url, &body, keepalive, gzip),
         Effect::Beacon { url, body } => net::beacon(&url, &body),
         Effect::LoadConfig(url) => net::load_config(&url),
+        Effect::LoadMessages(url) => net::load_messages(&url),
         Effect::Listen => env::listen(),
         Effect::Elect => env::elect(),
         Effect::ReleaseLock => env::release_lock(),

@@ -19,6 +19,7 @@ use web_sys::{Blob, BlobPropertyBag, Response};
 
 use super::{dispatch, env};
 use sillage_core::sdk::Input;
+use sillage_core::support::json::Json;
 use sillage_core::support::time::parse_retry_after;
 use sillage_core::track::batch::Outcome;
 
@@ -241,6 +242,24 @@ pub fn erase(url: &str, body: &str) {
 /// Fetches the config document; the core gets it, or why it failed.
 pub fn load_config(url: &str) {
     let fail = |why: String| dispatch(Input::ConfigFailed(why, env::page_now(true)));
+    fetch_json(
+        url,
+        |doc| dispatch(Input::ConfigLoaded(doc, env::page_now(true))),
+        fail,
+    );
+}
+
+/// `Effect::LoadMessages`: the catalogue of diagnostics' sentences.
+pub fn load_messages(url: &str) {
+    fetch_json(
+        url,
+        |doc| dispatch(Input::Messages(Some(doc))),
+        |_| dispatch(Input::Messages(None)),
+    );
+}
+
+/// Fetches `url` as JSON data: `ok` with it, or `fail` with why not.
+fn fetch_json(url: &str, ok: fn(Json), fail: fn(String)) {
     let Some(w) = web_sys::window() else {
         fail("no window".into());
         return;
@@ -260,7 +279,7 @@ pub fn load_config(url: &str) {
                 Ok(p) => then(
                     p,
                     move |v| match super::convert::json(&v) {
-                        Some(doc) => dispatch(Input::ConfigLoaded(doc, env::page_now(true))),
+                        Some(doc) => ok(doc),
                         None => fail("not JSON data".into()),
                     },
                     move |e| {

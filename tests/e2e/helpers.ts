@@ -273,3 +273,19 @@ export async function patientSnippet(page: Page) {
     };
   });
 }
+
+/**
+ * The console line the shipped wasm prints for a diagnostic without the
+ * catalogue of sentences: `sillage: [path: ]code <hex> (arguments)`. Matches a
+ * line of the sentence that starts with `start` in either form, in words (the
+ * catalogue was loaded) or as its code, read from the built catalogue.
+ */
+export function diagnosticLine(start: string): RegExp {
+  const catalogue: Record<string, string> = JSON.parse(
+    readFileSync(join(__dirname, '../../target/sillage-sdk/sillage_messages.json'), 'utf8'),
+  );
+  const codes = Object.entries(catalogue).filter(([, s]) => s.startsWith(start)).map(([c]) => c);
+  if (codes.length !== 1) throw new Error(`${codes.length} sentences start with ${JSON.stringify(start)}`);
+  const words = start.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\\\{\\\}/g, '.*');
+  return new RegExp(`^sillage: (.*: )?(${words}|code ${codes[0]}\\b)`);
+}

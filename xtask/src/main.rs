@@ -62,7 +62,9 @@ fn main() {
         Some("setup") => setup(rest.iter().any(|a| a == "--browser")),
         Some("build") => setup(false) && build_sdk(),
         Some("types") => setup(false) && typescript(&mut Tally::default()),
-        Some("size") => size_report().is_some_and(|r| r.within_budget && r.loader_ok),
+        Some("size") => {
+            size_report().is_some_and(|r| r.within_budget && r.loader_ok && r.sentences_out)
+        }
         Some("bench") => bench(rest),
         Some("e2e") => {
             let mut t = Tally::default();
@@ -340,8 +342,95 @@ fn build_sdk() -> bool {
         && minify("pkg/sillage.js", "sillage_glue.js", true)
         && minify("pkg/sillage_p13n.js", "sillage_p13n.js", true)
         && minify("pkg/sillage_full.js", "sillage_full.js", true)
-        && precompress(sdk)
+        && precompress(sdk, &SDK_FILES)
         && copy_panel(sdk)
+        && write_messages(sdk)
+}
+
+/// The catalogue of diagnostics' sentences, `sillage_messages.json`: every
+/// `t!("...")` template of the core's sources by its code. The shipped wasm
+/// holds only the codes; the SDK fetches this file beside itself when the
+/// config says `"debug": true` or has errors. Not counted in the size
+/// budget; written into `pkg/` too, for npm users.
+fn write_messages(sdk: &Path) -> bool {
+    let templates = match templates() {
+        Ok(t) => t,
+        Err(e) => {
+            say(&format!(
+                "could not read core/src for the message catalogue: {e}"
+            ));
+            return false;
+        }
+    };
+    let json = sillage_core::support::diag::catalogue_json(&templates);
+    let written = fs::write(sdk.join(MESSAGES), &json)
+        .and_then(|_| fs::write(Path::new("pkg").join(MESSAGES), &json));
+    if let Err(e) = written {
+        say(&format!("could not write {MESSAGES}: {e}"));
+        return false;
+    }
+    precompress(sdk, &[MESSAGES])
+}
+
+/// See [`write_messages`].
+const MESSAGES: &str = "sillage_messages.json";
+
+/// Every diagnostic's sentence: the `t!("...")` templates of `core/src`.
+fn templates() -> std::io::Result<Vec<String>> {
+    fn walk(dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.extend(sillage_core::support::diag::templates_in(
+                    &fs::read_to_string(&path)?,
+                ));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(Path::new("core/src"), &mut out)?;
+    Ok(out)
+}
+
+/// The sentences of diagnostics found in the shipped wasm files: for each
+/// template, its longest run of text between placeholders, if 16 bytes or
+/// more (a shorter one may occur in other text by chance). Must be none.
+fn sentences_in_wasm() -> Option<Vec<String>> {
+    let templates = templates().ok()?;
+    let mut wasm = Vec::new();
+    for f in SDK_FILES.iter().filter(|f| f.ends_with(".wasm")) {
+        wasm.push(fs::read(Path::new(SDK_DIR).join(f)).ok()?);
+    }
+    let mut found = Vec::new();
+    for t in &templates {
+        let Some(run) = t
+            .split("{}")
+            .max_by_key(|r| r.len())
+            .filter(|r| r.len() >= 16)
+        else {
+            continue;
+        };
+        if wasm
+            .iter()
+            .any(|w| w.windows(run.len()).any(|x| x == run.as_bytes()))
+        {
+            found.push(t.clone());
+        }
+    }
+    say(&format!(
+        "diagnostics' sentences: {} templates, {} found in the wasm files{}",
+        templates.len(),
+        found.len(),
+        if found.is_empty() {
+            ""
+        } else {
+            " (they must not be)"
+        }
+    ));
+    Some(found)
 }
 
 /// The journey panel (`www/sillage-panel.js` and its stylesheet), served
@@ -474,7 +563,8 @@ const NPM_PACKAGE: &str = r#"{
     "sillage_full_bg.wasm",
     "sillage_full.d.ts",
     "config.d.ts",
-    "profile.d.ts"
+    "profile.d.ts",
+    "sillage_messages.json"
   ],
   "main": "sillage.js",
   "types": "sillage.d.ts",
@@ -484,7 +574,8 @@ const NPM_PACKAGE: &str = r#"{
     "./full": { "types": "./sillage_full.d.ts", "default": "./sillage_full.js" },
     "./sillage_full_bg.wasm": "./sillage_full_bg.wasm",
     "./sillage_bg.wasm": "./sillage_bg.wasm",
-    "./sillage_p13n_bg.wasm": "./sillage_p13n_bg.wasm"
+    "./sillage_p13n_bg.wasm": "./sillage_p13n_bg.wasm",
+    "./sillage_messages.json": "./sillage_messages.json"
   },
   "sideEffects": false
 }
@@ -712,11 +803,11 @@ const SDK_FILES: [&str; 7] = [
 /// Writes `F.br` (quality 11) and `F.gz` (level 9) beside each SDK file with
 /// Node's zlib, so the collector serves them precompressed. Always rewritten:
 /// a stale `.br` beside a new file would serve the old SDK.
-fn precompress(sdk: &Path) -> bool {
+fn precompress(sdk: &Path, files: &[&str]) -> bool {
     let script = "const z=require('zlib'),fs=require('fs');for(const f of process.argv.slice(1)){const b=fs.readFileSync(f);fs.writeFileSync(f+'.gz',z.gzipSync(b,{level:9}));fs.writeFileSync(f+'.br',z.brotliCompressSync(b,{params:{[z.constants.BROTLI_PARAM_QUALITY]:11}}))}";
     let mut cmd = Command::new("node");
     cmd.args(["-e", script]);
-    for f in SDK_FILES {
+    for f in files {
         cmd.arg(sdk.join(f));
     }
     run(&mut cmd)
@@ -1101,7 +1192,10 @@ fn test() -> bool {
         let report = size_report();
         let loader = report.as_ref().is_some_and(|r| r.loader_ok);
         let budget = report.as_ref().is_some_and(|r| r.within_budget);
-        t.check("loader under 1 KB gzip", loader) & t.check("size budget", budget)
+        let sentences = report.as_ref().is_some_and(|r| r.sentences_out);
+        t.check("loader under 1 KB gzip", loader)
+            & t.check("size budget", budget)
+            & t.check("no diagnostic sentence in the wasm", sentences)
     });
     let skips_ok = t.step_skips();
     println!();
@@ -1502,6 +1596,9 @@ struct SizeReport {
     within_budget: bool,
     /// Whether the loader is under [`LOADER_GZIP_MAX`] gzip.
     loader_ok: bool,
+    /// Whether no diagnostic's sentence is in a shipped wasm
+    /// ([`sentences_in_wasm`]).
+    sentences_out: bool,
 }
 
 /// Prints raw, gzip and brotli sizes of the loader, the glue and the wasm
@@ -1597,9 +1694,16 @@ fn size_report() -> Option<SizeReport> {
         "loader {loader_gzip} bytes gzip against its {LOADER_GZIP_MAX}: {}",
         if loader_ok { "ok" } else { "TOO LARGE" }
     ));
+    let sentences_out = sentences_in_wasm().is_some_and(|f| {
+        for t in &f {
+            say(&format!("in the wasm: {t:?}"));
+        }
+        f.is_empty()
+    });
     Some(SizeReport {
         within_budget,
         loader_ok,
+        sentences_out,
     })
 }
 

@@ -34,6 +34,7 @@ use crate::decide::rules::Audiences;
 use crate::support::diag::{key_path, Diagnostic};
 use crate::support::json::Json;
 use crate::support::time::Millis;
+use crate::t;
 use crate::track::touchpoint::Campaign;
 
 /// The journey stages, in order (the profile's).
@@ -330,14 +331,17 @@ pub fn base(inputs: &Inputs, out: &mut Vec<Diagnostic>) -> Json {
             for (i, (k, v)) in m.iter().enumerate() {
                 let at = key_path("attributes", k);
                 if BUILT_IN.contains(&k.as_str()) {
-                    let mut msg = String::from("\"");
-                    msg.push_str(k);
-                    msg.push_str("\" is a built-in attribute and cannot be replaced");
-                    out.push(Diagnostic::new(at, msg));
+                    out.push(
+                        Diagnostic::new(
+                            at,
+                            t!("\"{}\" is a built-in attribute and cannot be replaced"),
+                        )
+                        .arg(k.as_str()),
+                    );
                 } else if i >= MAX_CUSTOM {
                     out.push(Diagnostic::new(
                         at,
-                        "more than 50 custom attributes: ignored",
+                        t!("more than 50 custom attributes: ignored"),
                     ));
                 } else {
                     a.set(k, v.clone());
@@ -347,7 +351,7 @@ pub fn base(inputs: &Inputs, out: &mut Vec<Diagnostic>) -> Json {
         Json::Null => {}
         other => out.push(crate::support::diag::type_error(
             "attributes",
-            "an object",
+            t!("must be an object, not {}"),
             other,
         )),
     }

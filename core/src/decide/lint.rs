@@ -31,9 +31,10 @@ use crate::config::Config;
 use crate::decide::attributes::{built_in_paths, Shape, BUILT_IN, DEVICES, STAGES};
 use crate::decide::condition::JsHost;
 use crate::profile::model::StageModel;
-use crate::support::diag::{did_you_mean, index_path, key_path, type_error, Diagnostic};
+use crate::support::diag::{did_you_mean, index_path, key_path, type_error, Diagnostic, Tpl};
 use crate::support::json::Json;
 use crate::support::strsearch::CharSearch;
+use crate::t;
 use crate::track::touchpoint::CHANNELS;
 
 /// The attribute paths a config's conditions may use: the built-in ones and
@@ -78,12 +79,6 @@ fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
         None => return None,
     };
     known.get(i).copied()
-}
-
-fn quoted(m: &mut String, s: &str) {
-    m.push('"');
-    m.push_str(s);
-    m.push('"');
 }
 
 fn is_index(seg: &str) -> bool {
@@ -148,8 +143,9 @@ impl Known {
     }
 
     /// Why a condition on `path` sees `null` whatever the visitor does, or
-    /// `None` when the path is built in or declared.
-    pub fn check_path(&self, path: &str) -> Option<String> {
+    /// `None` when the path is built in or declared. The warning is at the
+    /// document's root (`""`): the caller moves it to the condition's key.
+    pub fn check_path(&self, path: &str) -> Option<Diagnostic> {
         let segs: Vec<&str> = path.split('.').collect();
         let mut parent = String::new();
         let mut shape = Shape::Object;
@@ -162,17 +158,12 @@ impl Known {
                     shape = Shape::Value;
                 }
                 Shape::List | Shape::Value => {
-                    let mut m = String::from("unknown attribute ");
-                    quoted(&mut m, path);
-                    m.push_str(": ");
-                    quoted(&mut m, &parent);
-                    m.push_str(if shape == Shape::List {
-                        " is a list: only .0, .1, ... and .length reach into it \
-                         (or test its items with $elemMatch)"
+                    let tpl = if shape == Shape::List {
+                        t!("unknown attribute \"{}\": \"{}\" is a list: only .0, .1, ... and .length reach into it (or test its items with $elemMatch)")
                     } else {
-                        " is a single value with nothing below it"
-                    });
-                    return Some(m);
+                        t!("unknown attribute \"{}\": \"{}\" is a single value with nothing below it")
+                    };
+                    return Some(Diagnostic::new("", tpl).arg(&path).arg(&parent));
                 }
                 Shape::Object => {
                     let here = key_path(&parent, seg);
@@ -190,35 +181,50 @@ impl Known {
     }
 
     /// `unknown attribute "<path>" (did you mean "<path>"?): <why>`, for an
-    /// unknown `segs[i]` under `parent`.
-    fn unknown(&self, segs: &[&str], i: usize, parent: &str, declared: bool) -> String {
+    /// unknown `segs[i]` under `parent` (at the root, as
+    /// [`Known::check_path`]).
+    fn unknown(&self, segs: &[&str], i: usize, parent: &str, declared: bool) -> Diagnostic {
         let seg = segs.get(i).copied().unwrap_or_default();
-        let mut m = String::from("unknown attribute ");
-        quoted(&mut m, &segs.join("."));
         let children = self.children(parent);
-        if let Some(s) = suggest(seg, &children) {
-            m.push_str(" (did you mean \"");
+        // The path with the suggestion in place of `segs[i]`.
+        let suggestion = suggest(seg, &children).map(|s| {
+            let mut p = String::new();
             for (j, x) in segs.iter().enumerate() {
                 if j > 0 {
-                    m.push('.');
+                    p.push('.');
                 }
-                m.push_str(if j == i { s } else { x });
+                p.push_str(if j == i { s } else { x });
             }
-            m.push_str("\"?)");
-        }
-        if parent.is_empty() || declared {
-            m.push_str(": neither built in nor declared in the config's \"attributes\"");
+            p
+        });
+        // Without and with the suggestion, and the arguments after it.
+        let (plain, suggested, why): (Tpl, Tpl, Vec<String>) = if parent.is_empty() || declared {
+            (
+                t!("unknown attribute \"{}\": neither built in nor declared in the config's \"attributes\""),
+                t!("unknown attribute \"{}\" (did you mean \"{}\"?): neither built in nor declared in the config's \"attributes\""),
+                Vec::new(),
+            )
         } else if parent == "signals" && self.signal_ids.iter().any(|id| id == seg) {
-            m.push_str(": ");
-            quoted(&mut m, seg);
-            m.push_str(" is a signal of the stage model; signals.* holds the intent signals only");
+            (
+                t!("unknown attribute \"{}\": \"{}\" is a signal of the stage model; signals.* holds the intent signals only"),
+                t!("unknown attribute \"{}\" (did you mean \"{}\"?): \"{}\" is a signal of the stage model; signals.* holds the intent signals only"),
+                vec![seg.to_string()],
+            )
         } else {
-            m.push_str(": ");
-            quoted(&mut m, parent);
-            m.push_str(" has only ");
-            m.push_str(&children.join(", "));
+            (
+                t!("unknown attribute \"{}\": \"{}\" has only {}"),
+                t!("unknown attribute \"{}\" (did you mean \"{}\"?): \"{}\" has only {}"),
+                vec![parent.to_string(), children.join(", ")],
+            )
+        };
+        let mut d = match suggestion {
+            Some(s) => Diagnostic::new("", suggested).arg(&segs.join(".")).arg(&s),
+            None => Diagnostic::new("", plain).arg(&segs.join(".")),
+        };
+        for a in why {
+            d = d.arg(&a);
         }
-        m
+        d
     }
 }
 
@@ -237,7 +243,7 @@ pub fn declared<'a>(doc: &'a Json, out: &mut Vec<Diagnostic>) -> Vec<&'a str> {
         Some(other) => {
             out.push(type_error(
                 "attributes",
-                "an array of attribute names",
+                t!("must be an array of attribute names, not {}"),
                 other,
             ));
             return names;
@@ -246,27 +252,44 @@ pub fn declared<'a>(doc: &'a Json, out: &mut Vec<Diagnostic>) -> Vec<&'a str> {
     for (i, item) in items.iter().enumerate() {
         let at = index_path("attributes", i);
         let Json::Str(name) = item else {
-            out.push(type_error(&at, "an attribute name (a string)", item));
+            out.push(type_error(
+                &at,
+                t!("must be an attribute name (a string), not {}"),
+                item,
+            ));
             continue;
         };
         let first = name.split('.').next().unwrap_or_default();
-        let mut m = String::new();
-        quoted(&mut m, name);
-        if name.split('.').any(str::is_empty) {
-            m.push_str(" must be a name or a dot path (\"plan\", \"account.tier\")");
+        let d = if name.split('.').any(str::is_empty) {
+            Diagnostic::new(
+                at,
+                t!("\"{}\" must be a name or a dot path (\"plan\", \"account.tier\")"),
+            )
+            .arg(name.as_str())
         } else if name.starts_with('$') {
-            m.push_str(" must not start with $ (conditions read that as an operator)");
+            Diagnostic::new(
+                at,
+                t!("\"{}\" must not start with $ (conditions read that as an operator)"),
+            )
+            .arg(name.as_str())
         } else if !name.has_char(|c| c == '.') && BUILT_IN.contains(&first) {
-            m.push_str(" is a built-in attribute and cannot be replaced");
+            Diagnostic::new(
+                at,
+                t!("\"{}\" is a built-in attribute and cannot be replaced"),
+            )
+            .arg(name.as_str())
         } else if BUILT_IN.contains(&first) {
-            m.push_str(" is inside the built-in attribute ");
-            quoted(&mut m, first);
-            m.push_str(", which the site cannot replace or extend");
+            Diagnostic::new(
+                at,
+                t!("\"{}\" is inside the built-in attribute \"{}\", which the site cannot replace or extend"),
+            )
+            .arg(name.as_str())
+            .arg(first)
         } else {
             names.push(name.as_str());
             continue;
-        }
-        out.push(Diagnostic::new(at, m));
+        };
+        out.push(d);
     }
     names
 }
@@ -338,12 +361,27 @@ enum Test {
 }
 
 impl Test {
-    fn consequence(self) -> &'static str {
+    /// The warning for a value outside the vocabulary (`"<value>" is not a
+    /// <what> ...; <consequence>`): with a suggestion, and with the list of
+    /// the vocabulary.
+    fn templates(self) -> (Tpl, Tpl) {
         match self {
-            Test::Equal => "this condition can never match",
-            Test::NotEqual => "this condition always matches",
-            Test::In => "this item can never match",
-            Test::NotIn => "this item excludes nobody",
+            Test::Equal => (
+                t!("\"{}\" is not a {} (did you mean \"{}\"?); this condition can never match"),
+                t!("\"{}\" is not a {} (one of {}); this condition can never match"),
+            ),
+            Test::NotEqual => (
+                t!("\"{}\" is not a {} (did you mean \"{}\"?); this condition always matches"),
+                t!("\"{}\" is not a {} (one of {}); this condition always matches"),
+            ),
+            Test::In => (
+                t!("\"{}\" is not a {} (did you mean \"{}\"?); this item can never match"),
+                t!("\"{}\" is not a {} (one of {}); this item can never match"),
+            ),
+            Test::NotIn => (
+                t!("\"{}\" is not a {} (did you mean \"{}\"?); this item excludes nobody"),
+                t!("\"{}\" is not a {} (one of {}); this item excludes nobody"),
+            ),
         }
     }
 }
@@ -352,8 +390,8 @@ type Vocabulary = (&'static [&'static str], &'static str);
 
 impl Linter<'_> {
     fn event(&mut self, name: &str, at: &str) {
-        if let Some(m) = crate::track::journey_events::near_miss(name.trim()) {
-            self.out.push(Diagnostic::new(at, m));
+        if let Some(d) = crate::track::journey_events::near_miss(at, name.trim()) {
+            self.out.push(d);
         }
     }
 
@@ -376,7 +414,10 @@ impl Linter<'_> {
                 // Unknown operators are the parser's errors.
                 _ if k.starts_with('$') => {}
                 _ => match self.known.check_path(k) {
-                    Some(m) => self.out.push(Diagnostic::new(here, m)),
+                    Some(mut d) => {
+                        d.path = here;
+                        self.out.push(d);
+                    }
                     None => {
                         let vocab = VOCABULARIES
                             .iter()
@@ -437,25 +478,15 @@ impl Linter<'_> {
         if known {
             return;
         }
-        let mut m = String::new();
-        quoted(&mut m, s);
-        m.push_str(" is not a ");
-        m.push_str(what);
-        match suggest(s, words) {
-            Some(x) => {
-                m.push_str(" (did you mean ");
-                quoted(&mut m, x);
-                m.push_str("?)");
-            }
-            None => {
-                m.push_str(" (one of ");
-                m.push_str(&words.join(", "));
-                m.push(')');
-            }
-        }
-        m.push_str("; ");
-        m.push_str(test.consequence());
-        self.out.push(Diagnostic::new(at, m));
+        let (suggested, listed) = test.templates();
+        let d = match suggest(s, words) {
+            Some(x) => Diagnostic::new(at, suggested).arg(s).arg(what).arg(x),
+            None => Diagnostic::new(at, listed)
+                .arg(s)
+                .arg(what)
+                .arg(&words.join(", ")),
+        };
+        self.out.push(d);
     }
 
     fn pattern(&mut self, pattern: &str, ci: bool, at: &str, (words, what): Vocabulary) {
@@ -464,15 +495,15 @@ impl Linter<'_> {
             .iter()
             .all(|w| self.host.is_match(pattern, ci, w) == Some(false))
         {
-            let mut m = String::from("the pattern ");
-            quoted(&mut m, pattern);
-            m.push_str(" matches no ");
-            m.push_str(what);
-            m.push_str(" (");
-            m.push_str(&words.join(", "));
-            m.push_str("); ");
-            m.push_str(Test::Equal.consequence());
-            self.out.push(Diagnostic::new(at, m));
+            self.out.push(
+                Diagnostic::new(
+                    at,
+                    t!("the pattern \"{}\" matches no {} ({}); this condition can never match"),
+                )
+                .arg(pattern)
+                .arg(what)
+                .arg(&words.join(", ")),
+            );
         }
     }
 }

@@ -17,9 +17,10 @@
 
 use crate::config::number_in;
 use crate::support::diag::{check_keys, type_error};
-use crate::support::diag::{index_path, key_path, unknown, Diagnostic};
+use crate::support::diag::{index_path, key_path, Diagnostic};
 use crate::support::json::Json;
 use crate::support::strsearch::CharSearch;
+use crate::t;
 use crate::track::topics;
 use crate::track::touchpoint::CHANNELS;
 
@@ -520,7 +521,7 @@ fn strings(
         _ => {
             out.push(type_error(
                 path,
-                "a string or a non-empty array of strings",
+                t!("must be a string or a non-empty array of strings, not {}"),
                 v,
             ));
             return None;
@@ -537,7 +538,7 @@ fn strings(
             Some(s) if item(s, &at, out) => got.push(s.trim().to_string()),
             Some(_) => return None,
             None => {
-                out.push(type_error(&at, "a non-empty string", x));
+                out.push(type_error(&at, t!("must be a non-empty string, not {}"), x));
                 return None;
             }
         }
@@ -550,16 +551,21 @@ fn stage_at(v: Option<&Json>, path: &str, out: &mut Vec<Diagnostic>) -> Option<S
         Some(Json::Str(s)) => {
             let st = Stage::from_name(s);
             if st.is_none() {
-                out.push(Diagnostic::new(path, unknown("stage", s, &STAGES)));
+                out.push(Diagnostic::unknown(
+                    path,
+                    t!("unknown stage \"{}\""),
+                    s,
+                    &STAGES,
+                ));
             }
             st
         }
         Some(other) => {
-            out.push(type_error(path, "a stage name", other));
+            out.push(type_error(path, t!("must be a stage name, not {}"), other));
             None
         }
         None => {
-            out.push(Diagnostic::new(path, "missing"));
+            out.push(Diagnostic::new(path, t!("missing")));
             None
         }
     }
@@ -568,7 +574,7 @@ fn stage_at(v: Option<&Json>, path: &str, out: &mut Vec<Diagnostic>) -> Option<S
 /// Reads `when`; `None` (with diagnostics) when it cannot be used.
 fn parse_when(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<When> {
     let Json::Obj(entries) = v else {
-        out.push(type_error(path, "an object", v));
+        out.push(type_error(path, t!("must be an object, not {}"), v));
         return None;
     };
     check_keys(entries, path, WHEN_KEYS, out);
@@ -577,9 +583,7 @@ fn parse_when(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<When> {
     let at = |k: &str| key_path(path, k);
     if let Some(e) = v.get("event") {
         let mut warn = |s: &str, p: &str, out: &mut Vec<Diagnostic>| {
-            if let Some(m) = crate::track::journey_events::near_miss(s.trim()) {
-                out.push(Diagnostic::new(p, m));
-            }
+            out.extend(crate::track::journey_events::near_miss(p, s.trim()));
             true
         };
         match strings(e, &at("event"), out, &mut warn) {
@@ -593,7 +597,7 @@ fn parse_when(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<When> {
             if !good {
                 out.push(Diagnostic::new(
                     p,
-                    "must be a path pattern starting with / or *",
+                    t!("must be a path pattern starting with / or *"),
                 ));
             }
             good
@@ -615,7 +619,12 @@ fn parse_when(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<When> {
             let hit = CHANNELS.iter().find(|x| x.eq_ignore_ascii_case(s.trim()));
             match hit {
                 Some(x) => channels.push(*x),
-                None => out.push(Diagnostic::new(p, unknown("channel", s, CHANNELS))),
+                None => out.push(Diagnostic::unknown(
+                    p,
+                    t!("unknown channel \"{}\""),
+                    s,
+                    CHANNELS,
+                )),
             }
             hit.is_some()
         };
@@ -626,7 +635,11 @@ fn parse_when(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<When> {
         None => {}
         Some(Json::Bool(b)) => w.first_visit = *b,
         Some(other) => {
-            out.push(type_error(&at("firstVisit"), "true or false", other));
+            out.push(type_error(
+                &at("firstVisit"),
+                t!("must be true or false, not {}"),
+                other,
+            ));
             ok = false;
         }
     }
@@ -640,15 +653,21 @@ fn parse_when(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<When> {
         Some(Json::Str(s)) => match Intent::from_name(s) {
             Some(i) => w.intent = Some(i),
             None => {
-                out.push(Diagnostic::new(
+                out.push(Diagnostic::unknown(
                     at("intent"),
-                    unknown("intent", s, &INTENTS),
+                    t!("unknown intent \"{}\""),
+                    s,
+                    &INTENTS,
                 ));
                 ok = false;
             }
         },
         Some(other) => {
-            out.push(type_error(&at("intent"), "an intent name", other));
+            out.push(type_error(
+                &at("intent"),
+                t!("must be an intent name, not {}"),
+                other,
+            ));
             ok = false;
         }
     }
@@ -666,12 +685,16 @@ fn parse_when(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<When> {
             (Json::Obj(_), _) => {
                 out.push(Diagnostic::new(
                     key_path(&sp, "event"),
-                    "must be a non-empty string",
+                    t!("must be a non-empty string"),
                 ));
                 ok = false;
             }
             _ => {
-                out.push(type_error(&sp, "an object {event, withinDays}", s));
+                out.push(type_error(
+                    &sp,
+                    t!("must be an object {event, withinDays}, not {}"),
+                    s,
+                ));
                 ok = false;
             }
         }
@@ -685,12 +708,12 @@ fn parse_when(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<When> {
     if ok && w.intent.is_some() && situational {
         out.push(Diagnostic::new(
             path,
-            "intent cannot be combined with event, page, topic, channel, firstVisit or returnWithinDays",
+            t!("intent cannot be combined with event, page, topic, channel, firstVisit or returnWithinDays"),
         ));
         ok = false;
     }
     if ok && !situational && w.intent.is_none() {
-        out.push(Diagnostic::new(path, "needs at least one condition"));
+        out.push(Diagnostic::new(path, t!("needs at least one condition")));
         ok = false;
     }
     ok.then_some(w)
@@ -705,8 +728,10 @@ fn positive(obj: &Json, path: &str, key: &str, default: f64, out: &mut Vec<Diagn
             let p = key_path(path, key);
             out.push(crate::support::diag::range_error(
                 &p,
-                "a number above 0 and at most 3650",
+                t!("must be a number above 0 and at most 3650, not {}"),
+                t!("must be a number above 0 and at most 3650"),
                 other,
+                Vec::new(),
             ));
             default
         }
@@ -721,7 +746,11 @@ fn text_at(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<String> {
             Some(s)
         }
         None => {
-            out.push(type_error(path, "a non-empty string", v));
+            out.push(type_error(
+                path,
+                t!("must be a non-empty string, not {}"),
+                v,
+            ));
             None
         }
     }
@@ -747,7 +776,7 @@ fn parse_signal(
     let points = match (v.get("points"), base) {
         (None, Some(b)) => b.points,
         (None, None) => {
-            out.push(Diagnostic::new(at("points"), "missing"));
+            out.push(Diagnostic::new(at("points"), t!("missing")));
             f64::NAN
         }
         _ => number_in(v, path, "points", (-100.0, 100.0), f64::NAN, out),
@@ -755,7 +784,7 @@ fn parse_signal(
     let when = match (v.get("when"), base) {
         (None, Some(b)) => Some(b.when.clone()),
         (None, None) => {
-            out.push(Diagnostic::new(at("when"), "missing"));
+            out.push(Diagnostic::new(at("when"), t!("missing")));
             None
         }
         (Some(w), _) => parse_when(w, &at("when"), out),
@@ -786,7 +815,12 @@ fn parse_signal(
                 let st = Stage::from_name(s.trim());
                 match st {
                     Some(st) => stages.push(st),
-                    None => out.push(Diagnostic::new(p, unknown("stage", s, &STAGES))),
+                    None => out.push(Diagnostic::unknown(
+                        p,
+                        t!("unknown stage \"{}\""),
+                        s,
+                        &STAGES,
+                    )),
                 }
                 st.is_some()
             };
@@ -828,14 +862,18 @@ fn parse_signal(
 pub fn parse_stages(v: &Json, out: &mut Vec<Diagnostic>) -> StageModel {
     let mut model = StageModel::default();
     let Json::Obj(entries) = v else {
-        out.push(type_error("stages", "an object", v));
+        out.push(type_error("stages", t!("must be an object, not {}"), v));
         return model;
     };
     check_keys(entries, "stages", STAGES_KEYS, out);
     match v.get("useDefaults") {
         None | Some(Json::Bool(true)) => {}
         Some(Json::Bool(false)) => model.signals.clear(),
-        Some(other) => out.push(type_error("stages.useDefaults", "true or false", other)),
+        Some(other) => out.push(type_error(
+            "stages.useDefaults",
+            t!("must be true or false, not {}"),
+            other,
+        )),
     }
     match v.get("prior") {
         None => {}
@@ -852,34 +890,44 @@ pub fn parse_stages(v: &Json, out: &mut Vec<Diagnostic>) -> StageModel {
                             out,
                         )
                     }
-                    None => out.push(Diagnostic::new(
+                    None => out.push(Diagnostic::unknown(
                         key_path("stages.prior", k),
-                        unknown("stage", k, &STAGES),
+                        t!("unknown stage \"{}\""),
+                        k,
+                        &STAGES,
                     )),
                 }
             }
         }
-        Some(other) => out.push(type_error("stages.prior", "an object", other)),
+        Some(other) => out.push(type_error(
+            "stages.prior",
+            t!("must be an object, not {}"),
+            other,
+        )),
     }
     let items = match v.get("signals") {
         None => return model,
         Some(Json::Arr(items)) => items,
         Some(other) => {
-            out.push(type_error("stages.signals", "an array", other));
+            out.push(type_error(
+                "stages.signals",
+                t!("must be an array, not {}"),
+                other,
+            ));
             return model;
         }
     };
     for (i, item) in items.iter().enumerate() {
         let path = index_path("stages.signals", i);
         let Json::Obj(entries) = item else {
-            out.push(type_error(&path, "an object", item));
+            out.push(type_error(&path, t!("must be an object, not {}"), item));
             continue;
         };
         check_keys(entries, &path, SIGNAL_KEYS, out);
         let Some(id) = (match item.get("id") {
             Some(x) => text_at(x, &key_path(&path, "id"), out),
             None => {
-                out.push(Diagnostic::new(key_path(&path, "id"), "missing"));
+                out.push(Diagnostic::new(key_path(&path, "id"), t!("missing")));
                 None
             }
         }) else {
@@ -889,7 +937,7 @@ pub fn parse_stages(v: &Json, out: &mut Vec<Diagnostic>) -> StageModel {
         if slot.is_none() && model.signals.len() >= MAX_SIGNALS {
             out.push(Diagnostic::new(
                 path,
-                "too many signals (at most 64), ignored",
+                t!("too many signals (at most 64), ignored"),
             ));
             continue;
         }

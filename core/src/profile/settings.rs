@@ -5,8 +5,9 @@
 use crate::config::number_in;
 use crate::profile::model::{Intent, INTENTS};
 use crate::support::diag::{check_keys, type_error};
-use crate::support::diag::{index_path, key_path, unknown, Diagnostic};
+use crate::support::diag::{index_path, key_path, Diagnostic};
 use crate::support::json::Json;
+use crate::t;
 
 /// Thresholds of the intent signals (`profile.intents`).
 #[derive(Clone, Debug, PartialEq)]
@@ -136,7 +137,7 @@ fn object<'a>(
             Some(v)
         }
         _ => {
-            out.push(type_error(path, "an object", v));
+            out.push(type_error(path, t!("must be an object, not {}"), v));
             None
         }
     }
@@ -177,7 +178,7 @@ fn parse_intent(i: Intent, v: &Json, path: &str, t: &mut Intents, out: &mut Vec<
                             Some(s) => pages.push(s.to_string()),
                             None => out.push(Diagnostic::new(
                                 index_path(&p, j),
-                                "must be a path pattern starting with / or *",
+                                t!("must be a path pattern starting with / or *"),
                             )),
                         }
                     }
@@ -185,7 +186,7 @@ fn parse_intent(i: Intent, v: &Json, path: &str, t: &mut Intents, out: &mut Vec<
                 }
                 Some(other) => out.push(type_error(
                     &key_path(path, "supportPages"),
-                    "an array of path patterns",
+                    t!("must be an array of path patterns, not {}"),
                     other,
                 )),
             }
@@ -243,11 +244,20 @@ pub fn parse_profile(v: &Json, out: &mut Vec<Diagnostic>) -> ProfileConfig {
                             parse_intent(intent, val, &path, &mut c.intents, out);
                         }
                     }
-                    None => out.push(Diagnostic::new(path, unknown("intent", k, &INTENTS))),
+                    None => out.push(Diagnostic::unknown(
+                        path,
+                        t!("unknown intent \"{}\""),
+                        k,
+                        &INTENTS,
+                    )),
                 }
             }
         }
-        Some(other) => out.push(type_error("profile.intents", "an object", other)),
+        Some(other) => out.push(type_error(
+            "profile.intents",
+            t!("must be an object, not {}"),
+            other,
+        )),
     }
     c
 }

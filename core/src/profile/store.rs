@@ -19,6 +19,7 @@
 
 use super::*;
 use crate::support::diag::{key_path, Diagnostic};
+use crate::t;
 
 /// `MIGRATIONS[i]` turns a stored form of version `i + 1` into version
 /// `i + 2`; empty while version 1 is the only one.
@@ -104,18 +105,20 @@ fn migrate(v: &Json, migrations: &[fn(&mut Json)], out: &mut Vec<Diagnostic>) ->
             Some(doc)
         }
         Some(ver) if ver.fract() == 0.0 && ver > current && ver < 1e9 => {
-            let mut m = String::from("version ");
-            push_u64(&mut m, ver as u64);
-            m.push_str(" is newer than this SDK reads (");
-            push_u64(&mut m, current as u64);
-            m.push_str("), starting afresh");
-            out.push(Diagnostic::new("profile.v", m));
+            out.push(
+                Diagnostic::new(
+                    "profile.v",
+                    t!("version {} is newer than this SDK reads ({}), starting afresh"),
+                )
+                .num(ver as u64)
+                .num(current as u64),
+            );
             None
         }
         _ => {
             out.push(Diagnostic::new(
                 "profile",
-                "not a stored profile (no version), starting afresh",
+                t!("not a stored profile (no version), starting afresh"),
             ));
             None
         }
@@ -297,7 +300,7 @@ impl Profile {
             if read(&mut p, part).is_none() {
                 out.push(Diagnostic::new(
                     key_path("profile", key),
-                    "unreadable, reset",
+                    t!("unreadable, reset"),
                 ));
             }
         }
@@ -508,7 +511,7 @@ impl Profile {
                 Some(c) => *slot = c,
                 None => out.push(Diagnostic::new(
                     key_path("profile", key),
-                    "unreadable, reset",
+                    t!("unreadable, reset"),
                 )),
             }
         }

@@ -2,9 +2,10 @@
 
 use super::{Cause, Effect, Phase, Sdk, ANONYMOUS_ID_KEY, USER_ID_KEY};
 use crate::decide::condition::JsHost;
-use crate::support::diag::Diagnostic;
+use crate::support::diag::{key_path, Diagnostic};
 use crate::support::json::Json;
 use crate::support::time::Millis;
+use crate::t;
 use crate::track::event::{self, uuid_v4, PageContext};
 use crate::track::outbox::PREFIX;
 use crate::track::tracker::{JsonEncoder, Moment};
@@ -61,9 +62,7 @@ impl Arg {
                         p.push('.');
                         p.push_str(&at);
                     }
-                    let mut m = String::from(&*what);
-                    m.push_str(" is not JSON data; left out");
-                    notes.push(Diagnostic::new(p, m));
+                    notes.push(Diagnostic::new(p, t!("{} is not JSON data; left out")).arg(&*what));
                 }
                 Ok(v)
             }
@@ -73,19 +72,17 @@ impl Arg {
                     p.push('.');
                     p.push_str(&at);
                 }
-                let mut m = String::from("is a string of ");
-                crate::support::diag::push_usize(&mut m, units);
-                m.push_str(" characters, more than an event may hold (32 KB of JSON)");
-                Err(Diagnostic::new(p, m))
+                Err(Diagnostic::new(
+                    p,
+                    t!("is a string of {} characters, more than an event may hold (32 KB of JSON)"),
+                )
+                .num(units as u64))
             }
-            Arg::Invalid(why) => {
-                let mut m = String::from("is not JSON-compatible");
-                if !why.is_empty() {
-                    m.push_str(": ");
-                    m.push_str(&why);
-                }
-                Err(Diagnostic::new(path, m))
-            }
+            Arg::Invalid(why) => Err(if why.is_empty() {
+                Diagnostic::new(path, t!("is not JSON-compatible"))
+            } else {
+                Diagnostic::new(path, t!("is not JSON-compatible: {}")).arg(&*why)
+            }),
         }
     }
 }
@@ -288,20 +285,21 @@ impl<H: JsHost> Sdk<H> {
             Call::Flush(id) => self.flush(id),
             Call::Forget(id) => self.forget(id, now),
             Call::Ready(cb) => match cb {
-                None => self.warn("ready: callback must be a function"),
+                None => {
+                    self.warn_diag(&Diagnostic::new("ready", t!("callback must be a function")))
+                }
                 Some(cb) if self.phase == Phase::Ready => self.effects.push_back(Effect::Call(cb)),
                 Some(cb) => self.ready_callbacks.push(cb),
             },
             Call::On { event, callback } => {
                 let name = event.str().unwrap_or_default().to_string();
                 if !EVENTS.contains(&name.as_str()) {
-                    let mut m = String::from("on: ");
-                    m.push_str(&crate::support::diag::unknown("event", &name, EVENTS));
-                    self.warn(m);
+                    let d = Diagnostic::unknown("on", t!("unknown event \"{}\""), &name, EVENTS);
+                    self.warn_diag(&d);
                 } else if let Some(cb) = callback {
                     self.stage_listeners.push(cb);
                 } else {
-                    self.warn("on: callback must be a function");
+                    self.warn_diag(&Diagnostic::new("on", t!("callback must be a function")));
                 }
             }
             Call::Interest { topic, weight } => self.interest(topic, weight, now),
@@ -326,9 +324,7 @@ impl<H: JsHost> Sdk<H> {
         match call {
             Ok(call) => self.record(call, page, activity, now),
             Err(d) => {
-                let mut m = d.render();
-                m.push_str("; the event was dropped");
-                self.warn(m);
+                self.say(&d, "; the event was dropped");
                 false
             }
         }
@@ -413,9 +409,7 @@ impl<H: JsHost> Sdk<H> {
                 true
             }
             Err(d) => {
-                let mut m = d.render();
-                m.push_str("; the event was dropped");
-                self.warn(m);
+                self.say(&d, "; the event was dropped");
                 false
             }
         }
@@ -566,11 +560,17 @@ impl<H: JsHost> Sdk<H> {
         let t = topic.str().map(str::trim).unwrap_or("");
         let w = weight.value().and_then(Json::as_f64);
         let (Some(w), false) = (w, t.is_empty()) else {
-            self.warn("interest: needs a topic (string) and a weight (number from 0 to 1)");
+            self.warn_diag(&Diagnostic::new(
+                "interest",
+                t!("needs a topic (string) and a weight (number from 0 to 1)"),
+            ));
             return;
         };
         if !(0.0..=1.0).contains(&w) {
-            self.warn("interest: needs a topic (string) and a weight (number from 0 to 1)");
+            self.warn_diag(&Diagnostic::new(
+                "interest",
+                t!("needs a topic (string) and a weight (number from 0 to 1)"),
+            ));
             return;
         }
         let t = t.to_string();
@@ -587,7 +587,10 @@ impl<H: JsHost> Sdk<H> {
         let entries = match choices.take("consent", &mut notes) {
             Ok(Json::Obj(e)) => e,
             Ok(_) => {
-                self.warn("consent: must be an object of purpose to true or false");
+                self.warn_diag(&Diagnostic::new(
+                    "consent",
+                    t!("must be an object of purpose to true or false"),
+                ));
                 return;
             }
             Err(d) => {
@@ -598,10 +601,8 @@ impl<H: JsHost> Sdk<H> {
         let mut analytics = None;
         for (k, val) in entries {
             let Json::Bool(b) = val else {
-                let mut m = String::from("consent.");
-                m.push_str(&k);
-                m.push_str(": must be true or false");
-                self.warn(m);
+                let d = Diagnostic::new(key_path("consent", &k), t!("must be true or false"));
+                self.warn_diag(&d);
                 continue;
             };
             if k == "analytics" {
@@ -629,7 +630,7 @@ impl<H: JsHost> Sdk<H> {
                 self.slots.set_custom(new);
                 self.slots.inputs_changed(&mut self.effects);
             }
-            Ok(_) => self.warn("attributes: must be an object"),
+            Ok(_) => self.warn_diag(&Diagnostic::new("attributes", t!("must be an object"))),
             Err(d) => self.warn_diag(&d),
         }
     }

@@ -171,10 +171,13 @@ impl<H: JsHost> Sdk<H> {
                 None => Json::Null,
                 Some(Ok(p @ Json::Obj(_))) => p.clone(),
                 Some(_) => {
-                    let mut m = String::from("data-sillage-props on [data-sillage-track=\"");
-                    m.push_str(name);
-                    m.push_str("\"] is not a JSON object; recording the click without it");
-                    self.warn(m);
+                    self.warn_diag(
+                        &crate::support::diag::Diagnostic::new(
+                            "",
+                            crate::t!("data-sillage-props on [data-sillage-track=\"{}\"] is not a JSON object; recording the click without it"),
+                        )
+                        .arg(name),
+                    );
                     Json::Null
                 }
             };

@@ -29,6 +29,7 @@ mod api;
 mod capture;
 pub mod p13n;
 mod privacy;
+mod say;
 mod slots;
 mod tabs;
 
@@ -105,6 +106,9 @@ pub struct Boot {
     /// Whether the browser has `CompressionStream` (for
     /// `collector.compress: "gzip"`).
     pub compression: bool,
+    /// Where the catalogue of diagnostics' sentences is
+    /// (`sillage_messages.json`), if the shell knows.
+    pub messages: Option<String>,
 }
 
 /// Where the config comes from, in the order the SDK looks.
@@ -207,8 +211,12 @@ pub enum Input {
     /// when one appears later.
     SlotsPresent(bool),
     /// The personalization module is loaded and configured (the shell gave
-    /// it to [`Sdk::set_decider`]); its problems with the config, as text.
+    /// it to [`Sdk::set_decider`]); its problems with the config, each a
+    /// [`Diagnostic::to_line`].
     PersonalizationReady(Vec<String>),
+    /// The catalogue of diagnostics' sentences ([`Effect::LoadMessages`]),
+    /// or `None` if it could not load.
+    Messages(Option<Json>),
     /// The personalization module could not load: why.
     PersonalizationFailed(String),
     /// The task that asked for it with [`Effect::AtTaskEnd`] has ended (a
@@ -273,6 +281,9 @@ pub enum Effect {
     /// Fetch the config: answer with [`Input::ConfigLoaded`] or
     /// [`Input::ConfigFailed`].
     LoadConfig(String),
+    /// Fetch the catalogue of diagnostics' sentences (JSON): answer with
+    /// [`Input::Messages`].
+    LoadMessages(String),
     /// Install the page listeners (once).
     Listen,
     /// Ask for the sender lock (`navigator.locks.request("sillage:sender")`),
@@ -425,6 +436,11 @@ pub struct Sdk<H: JsHost> {
     reported: Vec<String>,
     /// Where the config came from, for its diagnostics.
     config_source: String,
+    /// The catalogue of diagnostics' sentences.
+    messages: say::Catalogue,
+    /// [`Boot::messages`].
+    messages_url: Option<String>,
+
     /// The events this tab recorded and has not seen acknowledged (their
     /// stored keys deleted, by this tab or the sending one), oldest first.
     own: VecDeque<String>,
@@ -525,6 +541,8 @@ impl<H: JsHost> Sdk<H> {
             write_through: false,
             reported: Vec::new(),
             config_source: String::new(),
+            messages: Default::default(),
+            messages_url: None,
             own: VecDeque::new(),
             delivered: (0, 0),
             privacy: Default::default(),
@@ -685,6 +703,7 @@ impl<H: JsHost> Sdk<H> {
             Input::Erased(ok) => self.erased(ok),
             Input::SlotsPresent(present) => self.slots_present(present),
             Input::PersonalizationReady(warnings) => self.personalization_ready(warnings),
+            Input::Messages(catalogue) => self.messages_arrived(catalogue),
             Input::PersonalizationFailed(why) => self.personalization_failed(why),
             Input::TaskEnd => {
                 self.task_end_asked = false;
@@ -779,7 +798,7 @@ impl<H: JsHost> Sdk<H> {
     }
 
     fn warn_diag(&mut self, d: &Diagnostic) {
-        self.warn(d.render());
+        self.say(d, "");
     }
 
     /// Reports `text` once per page.
@@ -862,6 +881,7 @@ impl<H: JsHost> Sdk<H> {
         self.engagement = Engagement::new(now, b.visible, b.focused);
         self.signals = b.signals;
         self.compression = b.compression;
+        self.messages_url = b.messages;
         self.effects.push_back(Effect::Listen);
         let page = b.now;
         match b.config {
@@ -905,12 +925,11 @@ impl<H: JsHost> Sdk<H> {
             // The personalization sections are the personalization module's
             // to parse (and report).
             let (cfg, diags): (Config, _) = config::parse_tracking(&doc);
+            if cfg.debug || !diags.is_empty() {
+                self.want_messages();
+            }
             for d in &diags {
-                let mut m = String::from("config (");
-                m.push_str(&self.config_source);
-                m.push_str("): ");
-                m.push_str(&d.render());
-                self.warn(m);
+                self.say_config(d);
             }
             // No `collector` at all is the on-device-only mode: nothing is
             // queued, nothing is sent, ever. One that cannot be used keeps
@@ -940,6 +959,10 @@ impl<H: JsHost> Sdk<H> {
                 .to_string();
             let mut diags = Vec::new();
             let preview = crate::decide::rules::Preview::from_query(&query, cfg.debug, &mut diags);
+            // Someone is previewing: their problems are worth the sentences.
+            if !diags.is_empty() {
+                self.want_messages();
+            }
             for d in &diags {
                 self.warn_diag(d);
             }
@@ -1011,12 +1034,11 @@ impl<H: JsHost> Sdk<H> {
     /// The personalization module is ready: its problems with the config
     /// are reported, and the slots of the page are found and decided.
     fn personalization_ready(&mut self, warnings: Vec<String>) {
-        for w in warnings {
-            let mut m = String::from("config (");
-            m.push_str(&self.config_source);
-            m.push_str("): ");
-            m.push_str(&w);
-            self.warn(m);
+        if !warnings.is_empty() {
+            self.want_messages();
+        }
+        for d in warnings.iter().filter_map(|w| Diagnostic::from_line(w)) {
+            self.say_config(&d);
         }
         if self.decider.is_none() {
             self.personalization_failed("the module gave no decider".into());
@@ -1051,10 +1073,7 @@ impl<H: JsHost> Sdk<H> {
             Some(json) => {
                 let (p, diags) = Profile::from_storage(&json, model, cfg);
                 for d in diags {
-                    let mut m = String::from("stored profile: ");
-                    m.push_str(&d.render());
-                    m.push_str(" (that part was reset)");
-                    self.warn(m);
+                    self.say_in("stored profile", &d, " (that part was reset)");
                 }
                 p
             }

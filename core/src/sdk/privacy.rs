@@ -198,7 +198,11 @@ impl<H: JsHost> Sdk<H> {
         let signal = (self.privacy.respect_gpc && self.signals.gpc)
             || (self.privacy.respect_dnt && self.signals.dnt);
         if agreed && signal && !activated {
-            self.warn("consent.analytics: the browser asks not to be tracked (Global Privacy Control or Do Not Track); only the visitor's own action (a click) can agree, so this call was ignored");
+            let d = crate::support::diag::Diagnostic::new(
+                "consent.analytics",
+                crate::t!("the browser asks not to be tracked (Global Privacy Control or Do Not Track); only the visitor's own action (a click) can agree, so this call was ignored"),
+            );
+            self.warn_diag(&d);
             return false;
         }
         self.analytics = Some(agreed);

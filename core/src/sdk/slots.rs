@@ -591,10 +591,13 @@ impl<H: JsHost> Sdk<H> {
                 None => self.slots.quiet.push((plan.id, now)),
             }
             if !std::mem::replace(&mut self.slots.warned, true) {
-                let mut m = String::from("slot \"");
-                m.push_str(&name);
-                m.push_str("\" was re-rendered and re-applied 3 times within a second; leaving it alone until the page is quiet for a second (is a framework fighting the personalization?)");
-                self.warn(m);
+                self.warn_diag(
+                    &crate::support::diag::Diagnostic::new(
+                        "",
+                        crate::t!("slot \"{}\" was re-rendered and re-applied 3 times within a second; leaving it alone until the page is quiet for a second (is a framework fighting the personalization?)"),
+                    )
+                    .arg(&name),
+                );
             }
             return;
         }

@@ -5,9 +5,10 @@
 //! core builds each event as a [`Json`] value; the shell turns it into text with
 //! the browser's `JSON.stringify` (see [`crate::track::tracker::JsonEncoder`]).
 
-use crate::support::diag::Diagnostic;
+use crate::support::diag::{type_error, Diagnostic};
 use crate::support::json::Json;
 use crate::support::time::{iso8601, Millis};
+use crate::t;
 
 /// The library name sent in `context.library.name`.
 pub const LIBRARY_NAME: &str = "sillage";
@@ -133,7 +134,7 @@ pub fn id_arg(v: &Json, path: &str) -> Result<Option<String>, Diagnostic> {
         Json::Str(s) if !s.trim().is_empty() && s.chars().count() <= 200 => Ok(Some(s.clone())),
         _ => Err(Diagnostic::new(
             path,
-            "must be a non-empty string of at most 200 characters, or null",
+            t!("must be a non-empty string of at most 200 characters, or null"),
         )),
     }
 }
@@ -154,11 +155,7 @@ fn object_or_empty(v: Json, what: &str) -> Result<Json, Diagnostic> {
             cap_strings(&mut o);
             Ok(o)
         }
-        other => {
-            let mut m = String::from("must be an object, not ");
-            m.push_str(other.type_name());
-            Err(Diagnostic::new(what, m))
-        }
+        other => Err(type_error(what, t!("must be an object, not {}"), &other)),
     }
 }
 
@@ -183,7 +180,7 @@ pub fn build(
                 _ => {
                     return Err(Diagnostic::new(
                         "track.event",
-                        "must be a non-empty string of at most 200 characters",
+                        t!("must be a non-empty string of at most 200 characters"),
                     ))
                 }
             };
@@ -206,7 +203,7 @@ pub fn build(
                 Json::Str(s) if s.chars().count() <= MAX_EVENT_NAME => Ok(Some(s)),
                 _ => Err(Diagnostic::new(
                     path,
-                    "must be a string of at most 200 characters",
+                    t!("must be a string of at most 200 characters"),
                 )),
             };
             let mut name = text(name, "page.name")?;
@@ -242,7 +239,7 @@ pub fn build(
             let Ok(Some(id)) = id_arg(&group_id, "group.groupId") else {
                 return Err(Diagnostic::new(
                     "group.groupId",
-                    "must be a non-empty string of at most 200 characters",
+                    t!("must be a non-empty string of at most 200 characters"),
                 ));
             };
             ev.set("type", "group".into());

@@ -7,8 +7,9 @@
 //! price sent as `"€129"`) gets a console warning that names the fix. The
 //! event is recorded as sent either way.
 
-use crate::support::diag::{did_you_mean, key_path, Diagnostic};
+use crate::support::diag::{did_you_mean, key_path, type_error, Diagnostic};
 use crate::support::json::Json;
+use crate::t;
 
 /// Segment Spec e-commerce events.
 pub const COMMERCE_EVENTS: &[&str] = &[
@@ -62,17 +63,16 @@ fn check_props(props: &Json, path: &str, out: &mut Vec<Diagnostic>) {
     for (k, v) in entries {
         let bad = match v {
             Json::Null => None,
-            _ if NUMERIC.contains(&k.as_str()) && v.as_f64().is_none() => Some("must be a number"),
+            _ if NUMERIC.contains(&k.as_str()) && v.as_f64().is_none() => {
+                Some(t!("must be a number (Segment Spec), not {}"))
+            }
             _ if TEXT.contains(&k.as_str()) && v.as_str().is_none() && v.as_f64().is_none() => {
-                Some("must be a string")
+                Some(t!("must be a string (Segment Spec), not {}"))
             }
             _ => None,
         };
-        if let Some(m) = bad {
-            let mut msg = String::from(m);
-            msg.push_str(" (Segment Spec), not ");
-            msg.push_str(v.type_name());
-            out.push(Diagnostic::new(key_path(path, k), msg));
+        if let Some(tpl) = bad {
+            out.push(type_error(&key_path(path, k), tpl, v));
         }
     }
     if let Some(Json::Arr(items)) = props.get("products") {
@@ -86,25 +86,31 @@ fn check_props(props: &Json, path: &str, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// `"<name>" is not in the journey vocabulary (did you mean "<known>"?)` when
-/// `name` is a near miss of a known event name (differs in case, or by a
-/// typo); `None` for known names and for the site's own vocabulary.
-pub fn near_miss(name: &str) -> Option<String> {
+/// The known event name that `name` is a near miss of (differs in case, or
+/// by a typo); `None` for known names and for the site's own vocabulary.
+fn closest_known(name: &str) -> Option<&'static str> {
     if is_known(name) {
         return None;
     }
-    let known: Vec<&str> = COMMERCE_EVENTS.iter().chain(LEAD_EVENTS).copied().collect();
-    let s = known
+    let known: Vec<&'static str> = COMMERCE_EVENTS.iter().chain(LEAD_EVENTS).copied().collect();
+    known
         .iter()
         .find(|k| k.eq_ignore_ascii_case(name))
         .copied()
-        .or_else(|| did_you_mean(name, &known))?;
-    let mut m = String::from("\"");
-    m.push_str(name);
-    m.push_str("\" is not in the journey vocabulary (did you mean \"");
-    m.push_str(s);
-    m.push_str("\"?)");
-    Some(m)
+        .or_else(|| did_you_mean(name, &known))
+}
+
+/// At `path`: `"<name>" is not in the journey vocabulary (did you mean
+/// "<known>"?)` when `name` is a near miss of a known event name (differs in
+/// case, or by a typo); `None` for known names and for the site's own
+/// vocabulary.
+pub fn near_miss(path: impl Into<String>, name: &str) -> Option<Diagnostic> {
+    let s = closest_known(name)?;
+    Some(
+        Diagnostic::new(path, t!("\"{}\" is not in the journey vocabulary"))
+            .arg(name)
+            .hint(s),
+    )
 }
 
 /// Warnings for a track event: a near-miss of a known name, or known
@@ -113,9 +119,15 @@ pub fn near_miss(name: &str) -> Option<String> {
 pub fn check_track(name: &str, properties: &Json) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if !is_known(name) {
-        if let Some(mut m) = near_miss(name) {
-            m.push_str("; it is recorded as sent");
-            out.push(Diagnostic::new("track.event", m));
+        if let Some(s) = closest_known(name) {
+            out.push(
+                Diagnostic::new(
+                    "track.event",
+                    t!("\"{}\" is not in the journey vocabulary (did you mean \"{}\"?); it is recorded as sent"),
+                )
+                .arg(name)
+                .arg(s),
+            );
         }
         return out;
     }

@@ -8,6 +8,7 @@
 
 use crate::support::diag::{index_path, key_path, Diagnostic};
 use crate::support::json::Json;
+use crate::t;
 
 /// Most topics kept per page view or event.
 pub const MAX_TOPICS: usize = 10;
@@ -92,7 +93,7 @@ pub fn parse_rules(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<TopicRule> {
     let Some(items) = v.as_arr() else {
         out.push(Diagnostic::new(
             "topics",
-            "must be an array of {topic, path}",
+            t!("must be an array of {topic, path}"),
         ));
         return Vec::new();
     };
@@ -100,7 +101,7 @@ pub fn parse_rules(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<TopicRule> {
     for (i, item) in items.iter().enumerate() {
         let at = index_path("topics", i);
         let Some(o) = item.as_obj() else {
-            out.push(Diagnostic::new(at, "must be an object {topic, path}"));
+            out.push(Diagnostic::new(at, t!("must be an object {topic, path}")));
             continue;
         };
         for (k, _) in o {
@@ -123,11 +124,11 @@ pub fn parse_rules(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<TopicRule> {
             }),
             (None, _) => out.push(Diagnostic::new(
                 key_path(&at, "topic"),
-                "must be a non-empty string",
+                t!("must be a non-empty string"),
             )),
             (_, None) => out.push(Diagnostic::new(
                 key_path(&at, "path"),
-                "must be a path starting with /",
+                t!("must be a path starting with /"),
             )),
         }
     }

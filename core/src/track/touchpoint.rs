@@ -35,6 +35,7 @@ use crate::support::json::Json;
 use crate::support::strsearch::contains;
 use crate::support::time::Millis;
 use crate::support::url::{parse, query_pairs};
+use crate::t;
 use crate::track::capture::host_within;
 
 /// Channel groups, in GA4's spirit plus `Offline` and `AI Assistant`.
@@ -269,14 +270,14 @@ fn str_list(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Vec<String> {
                 _ => {
                     out.push(Diagnostic::new(
                         index_path(path, i),
-                        "must be a non-empty string",
+                        t!("must be a non-empty string"),
                     ));
                     None
                 }
             })
             .collect(),
         _ => {
-            out.push(Diagnostic::new(path, "must be an array of strings"));
+            out.push(Diagnostic::new(path, t!("must be an array of strings")));
             Vec::new()
         }
     }
@@ -291,7 +292,7 @@ pub const SOURCE_KEYS: &[&str] = &["host", "source", "medium", "channel", "name"
 pub fn parse_channels(v: &Json, out: &mut Vec<Diagnostic>) -> ChannelConfig {
     let mut cfg = ChannelConfig::default();
     let Some(entries) = v.as_obj() else {
-        out.push(Diagnostic::new("channels", "must be an object"));
+        out.push(Diagnostic::new("channels", t!("must be an object")));
         return cfg;
     };
     for (k, val) in entries {
@@ -301,7 +302,7 @@ pub fn parse_channels(v: &Json, out: &mut Vec<Diagnostic>) -> ChannelConfig {
             }
             "sources" => {
                 let Some(items) = val.as_arr() else {
-                    out.push(Diagnostic::new("channels.sources", "must be an array"));
+                    out.push(Diagnostic::new("channels.sources", t!("must be an array")));
                     continue;
                 };
                 for (i, item) in items.iter().enumerate() {
@@ -318,28 +319,33 @@ pub fn parse_channels(v: &Json, out: &mut Vec<Diagnostic>) -> ChannelConfig {
                             }
                         }
                     } else {
-                        out.push(Diagnostic::new(path, "must be an object"));
+                        out.push(Diagnostic::new(path, t!("must be an object")));
                         continue;
                     }
                     let channel = match item.get("channel").and_then(Json::as_str) {
                         Some(c) => match CHANNELS.iter().find(|x| x.eq_ignore_ascii_case(c)) {
                             Some(x) => *x,
                             None => {
-                                out.push(Diagnostic::new(
+                                out.push(Diagnostic::unknown(
                                     key_path(&path, "channel"),
-                                    crate::support::diag::unknown("channel", c, CHANNELS),
+                                    t!("unknown channel \"{}\""),
+                                    c,
+                                    CHANNELS,
                                 ));
                                 continue;
                             }
                         },
                         None => {
-                            out.push(Diagnostic::new(key_path(&path, "channel"), "missing"));
+                            out.push(Diagnostic::new(key_path(&path, "channel"), t!("missing")));
                             continue;
                         }
                     };
                     let (host, source) = (text("host"), text("source"));
                     if host.is_none() && source.is_none() {
-                        out.push(Diagnostic::new(path, "needs a host or a source to match"));
+                        out.push(Diagnostic::new(
+                            path,
+                            t!("needs a host or a source to match"),
+                        ));
                         continue;
                     }
                     cfg.sources.push(SourceRule {

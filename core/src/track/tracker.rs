@@ -8,6 +8,7 @@ use crate::config::{CollectorConfig, Config};
 use crate::support::diag::Diagnostic;
 use crate::support::json::Json;
 use crate::support::time::Millis;
+use crate::t;
 use crate::track::batch::{BatchConfig, Batcher, Outcome, Transmit};
 use crate::track::event::{build, uuid_v4, Call, Identity, PageContext};
 use crate::track::outbox::{Caps, Durability, Outbox};
@@ -223,7 +224,7 @@ impl Tracker {
                 let Ok(Some(id)) = crate::track::event::id_arg(u, "alias.userId") else {
                     return Err(Diagnostic::new(
                         "alias.userId",
-                        "must be a non-empty string of at most 200 characters",
+                        t!("must be a non-empty string of at most 200 characters"),
                     ));
                 };
                 let previous = crate::track::event::id_arg(previous_id, "alias.previousId")?
@@ -288,10 +289,11 @@ impl Tracker {
         };
         if let Some(b) = &body {
             if b.len() > MAX_EVENT_BYTES {
-                let mut m = String::from("the event is ");
-                crate::support::diag::push_u64(&mut m, b.len() as u64);
-                m.push_str(" bytes of JSON; pipelines refuse events over 32 KB (Segment's limit), so it was not recorded");
-                return Err(Diagnostic::new(what, m));
+                return Err(Diagnostic::new(
+                    what,
+                    t!("the event is {} bytes of JSON; pipelines refuse events over 32 KB (Segment's limit), so it was not recorded"),
+                )
+                .num(b.len() as u64));
             }
         }
         self.identity = who;

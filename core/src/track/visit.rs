@@ -26,6 +26,7 @@ use crate::support::strsearch::contains;
 use crate::support::strsearch::CharSearch;
 use crate::support::time::Millis;
 use crate::support::url::{parse as parse_url, query_pairs, scrub};
+use crate::t;
 use crate::track::event::{uuid_v4, PageContext};
 use crate::track::topics::{self, TopicRule};
 use crate::track::touchpoint::{
@@ -115,7 +116,7 @@ pub const PRIVACY_KEYS: &[&str] = &[
 pub fn parse_privacy(v: &Json, out: &mut Vec<Diagnostic>) -> Privacy {
     let mut p = Privacy::default();
     let Some(entries) = v.as_obj() else {
-        out.push(Diagnostic::new("privacy", "must be an object"));
+        out.push(Diagnostic::new("privacy", t!("must be an object")));
         return p;
     };
     for (k, val) in entries {
@@ -127,14 +128,14 @@ pub fn parse_privacy(v: &Json, out: &mut Vec<Diagnostic>) -> Privacy {
                             Some(s) if !s.is_empty() => p.scrub_params.push(s.to_ascii_lowercase()),
                             _ => out.push(Diagnostic::new(
                                 index_path("privacy.scrubParams", i),
-                                "must be a non-empty string",
+                                t!("must be a non-empty string"),
                             )),
                         }
                     }
                 }
                 None => out.push(Diagnostic::new(
                     "privacy.scrubParams",
-                    "must be an array of query parameter names",
+                    t!("must be an array of query parameter names"),
                 )),
             },
             "stageEvents" | "respectGpc" | "respectDnt" => match val {
@@ -145,7 +146,7 @@ pub fn parse_privacy(v: &Json, out: &mut Vec<Diagnostic>) -> Privacy {
                 },
                 other => out.push(crate::support::diag::type_error(
                     &crate::support::diag::key_path("privacy", k),
-                    "true or false",
+                    t!("must be true or false, not {}"),
                     other,
                 )),
             },
@@ -163,11 +164,17 @@ pub fn parse_privacy(v: &Json, out: &mut Vec<Diagnostic>) -> Privacy {
                         "none" => p.send = Send::None,
                         _ => p.send = Send::Events,
                     },
-                    Some(s) => out.push(Diagnostic::new(
+                    Some(s) => out.push(Diagnostic::unknown(
                         path,
-                        crate::support::diag::unknown("value", s, values),
+                        t!("unknown value \"{}\""),
+                        s,
+                        values,
                     )),
-                    None => out.push(crate::support::diag::type_error(path, "a string", val)),
+                    None => out.push(crate::support::diag::type_error(
+                        path,
+                        t!("must be a string, not {}"),
+                        val,
+                    )),
                 }
             }
             "noise" => {

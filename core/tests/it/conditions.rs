@@ -201,7 +201,7 @@ fn deep_nesting_is_false_and_reported() {
     let (cond, diags) = Condition::parse(&c, &host);
     assert!(!cond.eval(&Json::obj().with("a", 1.0), &Json::obj(), &host));
     assert_eq!(diags.len(), 1);
-    assert_eq!(diags[0].message, "condition nested deeper than 64 levels");
+    assert_eq!(diags[0].message(), "condition nested deeper than 64 levels");
     let mut v = Json::obj().with("$eq", 1.0);
     for _ in 0..1_000 {
         v = Json::obj().with("$not", v);

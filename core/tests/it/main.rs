@@ -17,6 +17,7 @@ mod engage;
 mod events;
 mod html;
 mod lint;
+mod messages;
 mod outbox;
 mod p13n;
 mod profile;

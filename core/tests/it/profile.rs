@@ -668,7 +668,7 @@ proptest! {
         let (mut p, diags) = Profile::from_storage(&to_json(&doc), model, cfg);
         for d in &diags {
             prop_assert_eq!(&d.path, &format!("profile.{key}"));
-            prop_assert_eq!(&d.message, "unreadable, reset");
+            prop_assert_eq!(d.message(), "unreadable, reset");
         }
         exercise(&mut p, seed);
     }

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::{json, Value};
+use sillage_core::decide::condition::JsHost;
 use sillage_core::decide::personalizer::{Personalizer, ThroughJson};
 use sillage_core::native_js::NativeJs;
 use sillage_core::sdk::{
@@ -87,6 +88,8 @@ struct Tab {
     /// The SDK asked for the end of the task and it has not come (only
     /// while `World::tasks_by_hand`).
     task_end: bool,
+    /// Times the catalogue of diagnostics' sentences was asked for.
+    messages_loads: usize,
 }
 
 /// The fake browser: one storage, several tabs, one clock.
@@ -109,6 +112,11 @@ struct World {
     /// Tasks end only when the test says so ([`World::end_task`]); else
     /// each `input` is a task of its own and ends with it.
     tasks_by_hand: bool,
+    /// Where the next tabs booted find the catalogue of diagnostics'
+    /// sentences (`None`: the shell was given no URL).
+    messages_url: Option<String>,
+    /// The catalogue does not load.
+    messages_fail: bool,
 }
 
 impl World {
@@ -125,6 +133,8 @@ impl World {
             erase_ok: true,
             p13n_fails: false,
             tasks_by_hand: false,
+            messages_url: Some("/sillage/sillage_messages.json".into()),
+            messages_fail: false,
         }
     }
 
@@ -147,6 +157,7 @@ impl World {
             gzipped: Vec::new(),
             beacons: Vec::new(),
             warnings: Vec::new(),
+            messages_loads: 0,
             errors: Vec::new(),
             settled: Vec::new(),
             announced: Vec::new(),
@@ -218,6 +229,7 @@ impl World {
             web_locks: true,
             signals: self.signals,
             compression: self.compression,
+            messages: self.messages_url.clone(),
         };
         self.input(t, Input::Boot(boot));
     }
@@ -396,8 +408,18 @@ impl World {
                     host: NativeJs::new(),
                 }));
                 queue.push_back(Input::PersonalizationReady(
-                    diags.iter().map(|d| d.render()).collect(),
+                    diags.iter().map(|d| d.to_line()).collect(),
                 ));
+            }
+            Effect::LoadMessages(url) => {
+                assert_eq!(Some(&url), self.messages_url.as_ref());
+                self.tabs[t].messages_loads += 1;
+                let catalogue = (!self.messages_fail).then(|| {
+                    NativeJs::new()
+                        .parse_json(&super::messages::catalogue())
+                        .expect("the catalogue is JSON")
+                });
+                queue.push_back(Input::Messages(catalogue));
             }
             Effect::AtTaskEnd if self.tasks_by_hand => {
                 assert!(!self.tabs[t].task_end, "asked twice in one task");
@@ -953,6 +975,113 @@ fn the_personalization_modules_config_problems_are_reported_with_their_paths() {
         "{}",
         warned[0]
     );
+}
+
+#[test]
+fn a_config_with_errors_loads_the_sentences_once_and_prints_its_diagnostics_in_them() {
+    let mut w = World::new();
+    let t = w.open();
+    w.add_slots(t, &[("hero", &[])]);
+    let config = json!({"version": 1, "colector": {}, "capture": {"clicks": "yes"}, "rules": [
+        {"id": "bad", "slot": "hero", "when": {"stage": {"$bogus": 1}}, "variant": "x"}
+    ]});
+    w.boot(t, "https://shop.example/", config);
+    // Both modules' problems, in words, from the one catalogue.
+    assert_eq!(w.tabs[t].messages_loads, 1);
+    let config_lines: Vec<&String> = w.tabs[t]
+        .warnings
+        .iter()
+        .filter(|m| m.starts_with("config ("))
+        .collect();
+    assert_eq!(
+        config_lines,
+        [
+            "config (inline #sillage-config): colector: unknown key \"colector\" (did you mean \"collector\"?)",
+            "config (inline #sillage-config): capture.clicks: must be true or false, not string",
+            "config (inline #sillage-config): rules[0].when.stage: unknown operator \"$bogus\"",
+        ]
+    );
+    assert!(!w.tabs[t].warnings.iter().any(|m| m.contains("code ")));
+}
+
+#[test]
+fn without_the_sentences_a_diagnostic_prints_its_path_code_and_arguments() {
+    let code_of = |text: &str| {
+        let mut hex = String::new();
+        sillage_core::support::diag::push_code(&mut hex, sillage_core::support::diag::code(text));
+        hex
+    };
+    for (fails, url) in [
+        (true, Some("/sillage/sillage_messages.json")),
+        (false, None),
+    ] {
+        let mut w = World::new();
+        w.messages_fail = fails;
+        w.messages_url = url.map(String::from);
+        let t = w.open();
+        w.add_slots(t, &[("hero", &[])]);
+        let config = json!({"version": 1, "rules": [
+            {"id": "a", "slot": "hero", "when": {"stage": {"$bogus": 1}}, "variant": "x"},
+            {"id": "b", "slot": "hero", "when": {"stage": {"$nope": 1}}, "variant": "x"}
+        ]});
+        w.boot(t, "https://shop.example/", config);
+        assert_eq!(w.tabs[t].messages_loads, usize::from(url.is_some()));
+        let code = code_of("unknown operator \"{}\"");
+        let warned: Vec<String> = w.tabs[t]
+            .warnings
+            .iter()
+            .filter(|m| !m.starts_with("personalization"))
+            .cloned()
+            .collect();
+        assert_eq!(
+            warned,
+            [
+                format!(
+                    "config (inline #sillage-config): rules[0].when.stage: code {code} ($bogus)"
+                ),
+                format!(
+                    "config (inline #sillage-config): rules[1].when.stage: code {code} ($nope)"
+                ),
+            ],
+            "the catalogue fails: {fails}"
+        );
+    }
+}
+
+#[test]
+fn debug_loads_the_sentences_and_the_calls_made_meanwhile_wait_for_them() {
+    let mut w = World::new();
+    let t = w.open();
+    // The calls made while the config loads are replayed once it is
+    // applied, and their diagnostics wait for the catalogue.
+    w.boot_with(
+        t,
+        "https://shop.example/",
+        "",
+        ConfigSource::Url("/c.json".into()),
+    );
+    w.track(t, "", json!({}));
+    assert!(w.tabs[t].warnings.is_empty(), "{:?}", w.tabs[t].warnings);
+    w.input(
+        t,
+        Input::ConfigLoaded(
+            NativeJs::new()
+                .parse_json(r#"{"version": 1, "debug": true}"#)
+                .expect("JSON"),
+            World::page("https://shop.example/"),
+        ),
+    );
+    assert_eq!(w.tabs[t].messages_loads, 1);
+    assert_eq!(
+        w.tabs[t].warnings,
+        ["track.event: must be a non-empty string of at most 200 characters; the event was dropped"]
+    );
+    // Without debug and without errors the catalogue is never fetched.
+    let mut w = World::new();
+    let t = w.open();
+    w.boot(t, "https://shop.example/", collector());
+    w.track(t, "Fine", json!({}));
+    assert_eq!(w.tabs[t].messages_loads, 0);
 }
 
 #[test]

@@ -30,9 +30,10 @@
 
 mod js;
 
-use crate::support::diag::{index_path, key_path, unknown, Diagnostic};
+use crate::support::diag::{index_path, key_path, Diagnostic, Tpl};
 use crate::support::json::Json;
 use crate::support::strsearch::contains;
+use crate::t;
 use std::borrow::Cow;
 
 /// The JavaScript built-ins the condition language leans on, supplied by the
@@ -144,10 +145,9 @@ impl Condition {
         if check_regexes {
             for (at, pattern, ci) in p.regexes {
                 if host.is_match(&pattern, ci, "").is_none() {
-                    let mut m = String::from("invalid regular expression \"");
-                    m.push_str(&pattern);
-                    m.push('"');
-                    p.diags.push(Diagnostic::new(at, m));
+                    p.diags.push(
+                        Diagnostic::new(at, t!("invalid regular expression \"{}\"")).arg(&pattern),
+                    );
                 }
             }
         }
@@ -390,7 +390,7 @@ struct Parser<'h> {
 /// nor evaluation can exhaust the stack.
 pub const MAX_DEPTH: usize = 64;
 
-const TOO_DEEP: &str = "condition nested deeper than 64 levels";
+const TOO_DEEP: Tpl = t!("condition nested deeper than 64 levels");
 
 fn is_operator_object(v: &Json) -> bool {
     match v {
@@ -426,16 +426,6 @@ fn entries(v: &Json) -> Vec<(String, Json)> {
     }
 }
 
-fn got(what: &str, op: &str, v: &Json) -> String {
-    let mut m = String::from("\"");
-    m.push_str(op);
-    m.push_str("\" needs ");
-    m.push_str(what);
-    m.push_str(", got ");
-    m.push_str(v.type_name());
-    m
-}
-
 impl<'h> Parser<'h> {
     fn new(h: &'h dyn JsHost) -> Parser<'h> {
         Parser {
@@ -446,13 +436,33 @@ impl<'h> Parser<'h> {
         }
     }
 
-    fn err(&mut self, path: &str, message: String) {
-        self.diags.push(Diagnostic::new(path, message));
+    // The diagnostics are made here, not at the call sites, so that the
+    // recursive parsing functions keep small stack frames in debug builds.
+
+    /// Reports `tpl` filled with `args` at `path`.
+    fn err(&mut self, path: &str, tpl: Tpl, args: &[&str]) {
+        let mut d = Diagnostic::new(path, tpl);
+        for a in args {
+            d = d.arg(*a);
+        }
+        self.diags.push(d);
+    }
+
+    /// Reports `tpl` (`"{}" needs <what>, got {}`) for operator `op` and its
+    /// argument `v`.
+    fn got(&mut self, path: &str, tpl: Tpl, op: &str, v: &Json) {
+        self.err(path, tpl, &[op, v.type_name()]);
+    }
+
+    /// Reports `tpl` (`unknown <what> "{}"`) for `name`, with a suggestion
+    /// from `known`.
+    fn unknown(&mut self, path: &str, tpl: Tpl, name: &str, known: &[&str]) {
+        self.diags.push(Diagnostic::unknown(path, tpl, name, known));
     }
 
     fn cond(&mut self, c: &Json, path: &str) -> Cond {
         if self.depth >= MAX_DEPTH {
-            self.err(path, TOO_DEEP.into());
+            self.err(path, TOO_DEEP, &[]);
             return Cond::Throw;
         }
         self.depth += 1;
@@ -464,14 +474,16 @@ impl<'h> Parser<'h> {
     fn cond_inner(&mut self, c: &Json, path: &str) -> Cond {
         match c {
             Json::Null => {
-                self.err(path, "condition must be an object, got null".into());
+                self.err(path, t!("condition must be an object, got null"), &[]);
                 return Cond::Throw;
             }
             Json::Obj(_) => {}
             other => {
-                let mut m = String::from("condition must be an object, got ");
-                m.push_str(other.type_name());
-                self.err(path, m);
+                self.err(
+                    path,
+                    t!("condition must be an object, got {}"),
+                    &[other.type_name()],
+                );
             }
         }
         let mut clauses = Vec::new();
@@ -483,17 +495,15 @@ impl<'h> Parser<'h> {
                 "$not" => Clause::Not(Box::new(self.cond(&v, &key_path(path, &k)))),
                 _ => {
                     if k.starts_with('$') && matches!(c, Json::Obj(_)) {
-                        let m = if VALUE_OPS.contains(&k.as_str()) {
-                            let mut m = String::from("operator \"");
-                            m.push_str(&k);
-                            m.push_str("\" must be applied to an attribute, as in {\"attr\": {\"");
-                            m.push_str(&k);
-                            m.push_str("\": ...}}");
-                            m
+                        if VALUE_OPS.contains(&k.as_str()) {
+                            self.err(
+                                path,
+                                t!("operator \"{}\" must be applied to an attribute, as in {\"attr\": {\"{}\": ...}}"),
+                                &[&k, &k],
+                            );
                         } else {
-                            unknown("operator", &k, LOGICAL_OPS)
-                        };
-                        self.err(path, m);
+                            self.unknown(path, t!("unknown operator \"{}\""), &k, LOGICAL_OPS);
+                        }
                     }
                     let field = key_path(path, &k);
                     let p = Path(
@@ -520,15 +530,30 @@ impl<'h> Parser<'h> {
                     .collect(),
             ),
             Json::Null => {
-                self.err(path, got("an array of conditions", op, v));
+                self.got(
+                    path,
+                    t!("\"{}\" needs an array of conditions, got {}"),
+                    op,
+                    v,
+                );
                 List::Throw
             }
             Json::Str(_) => {
-                self.err(path, got("an array of conditions", op, v));
+                self.got(
+                    path,
+                    t!("\"{}\" needs an array of conditions, got {}"),
+                    op,
+                    v,
+                );
                 List::Items(entries(v).iter().map(|(_, c)| self.cond_quiet(c)).collect())
             }
             _ => {
-                self.err(path, got("an array of conditions", op, v));
+                self.got(
+                    path,
+                    t!("\"{}\" needs an array of conditions, got {}"),
+                    op,
+                    v,
+                );
                 List::NoLength
             }
         }
@@ -546,7 +571,7 @@ impl<'h> Parser<'h> {
 
     fn value(&mut self, v: &Json, path: &str, fold: bool) -> Value {
         if self.depth >= MAX_DEPTH {
-            self.err(path, TOO_DEEP.into());
+            self.err(path, TOO_DEEP, &[]);
             return Value::Ops(vec![Op::Throw]);
         }
         self.depth += 1;
@@ -573,8 +598,8 @@ impl<'h> Parser<'h> {
                 if m.iter().any(|(k, _)| k.starts_with('$')) {
                     self.err(
                         path,
-                        "object mixes operators and attribute names, so it is compared as a literal value"
-                            .into(),
+                        t!("object mixes operators and attribute names, so it is compared as a literal value"),
+                        &[],
                     );
                 }
                 Value::Literal(v.clone())
@@ -588,7 +613,7 @@ impl<'h> Parser<'h> {
         match op {
             "$veq" | "$vne" | "$vgt" | "$vgte" | "$vlt" | "$vlte" => {
                 if !matches!(arg, Json::Str(_) | Json::Num(_)) {
-                    self.err(path, got("a version string", op, arg));
+                    self.got(path, t!("\"{}\" needs a version string, got {}"), op, arg);
                 }
                 let cmp = match op {
                     "$veq" => VCmp::Eq,
@@ -602,12 +627,11 @@ impl<'h> Parser<'h> {
             }
             "$eq" | "$ne" => {
                 if matches!(arg, Json::Arr(_) | Json::Obj(_)) {
-                    let mut m = String::from("\"");
-                    m.push_str(op);
-                    m.push_str("\" compares by identity, so an ");
-                    m.push_str(arg.type_name());
-                    m.push_str(" never equals the attribute");
-                    self.err(path, m);
+                    self.err(
+                        path,
+                        t!("\"{}\" compares by identity, so an {} never equals the attribute"),
+                        &[op, arg.type_name()],
+                    );
                 }
                 if op == "$eq" {
                     Op::Eq(arg.clone())
@@ -617,7 +641,12 @@ impl<'h> Parser<'h> {
             }
             "$lt" | "$lte" | "$gt" | "$gte" => {
                 if !matches!(arg, Json::Str(_) | Json::Num(_)) {
-                    self.err(path, got("a number or a string", op, arg));
+                    self.got(
+                        path,
+                        t!("\"{}\" needs a number or a string, got {}"),
+                        op,
+                        arg,
+                    );
                 }
                 let rel = match op {
                     "$lt" => Rel::Lt,
@@ -633,7 +662,7 @@ impl<'h> Parser<'h> {
             }
             "$exists" => {
                 if !matches!(arg, Json::Bool(_)) {
-                    self.err(path, got("a boolean", op, arg));
+                    self.got(path, t!("\"{}\" needs a boolean, got {}"), op, arg);
                 }
                 Op::Exists(js::truthy(arg))
             }
@@ -652,13 +681,18 @@ impl<'h> Parser<'h> {
                     }
                 }
                 _ => {
-                    self.err(path, got("an array", op, arg));
+                    self.got(path, t!("\"{}\" needs an array, got {}"), op, arg);
                     Op::Const(false)
                 }
             },
             "$inGroup" | "$notInGroup" => {
                 if !matches!(arg, Json::Str(_)) {
-                    self.err(path, got("a saved group id (a string)", op, arg));
+                    self.got(
+                        path,
+                        t!("\"{}\" needs a saved group id (a string), got {}"),
+                        op,
+                        arg,
+                    );
                 }
                 Op::Group {
                     key: js::to_string(self.h, arg).into_owned(),
@@ -667,19 +701,29 @@ impl<'h> Parser<'h> {
             }
             "$not" => {
                 if !matches!(arg, Json::Obj(_)) {
-                    self.err(path, got("an object of operators", op, arg));
+                    self.got(
+                        path,
+                        t!("\"{}\" needs an object of operators, got {}"),
+                        op,
+                        arg,
+                    );
                 }
                 Op::Not(Box::new(self.value(arg, &sub, false)))
             }
             "$size" => {
                 if !matches!(arg, Json::Num(_) | Json::Obj(_)) {
-                    self.err(path, got("a number or an object of operators", op, arg));
+                    self.got(
+                        path,
+                        t!("\"{}\" needs a number or an object of operators, got {}"),
+                        op,
+                        arg,
+                    );
                 }
                 Op::Size(Box::new(self.value(arg, &sub, false)))
             }
             "$elemMatch" => match arg {
                 Json::Null => {
-                    self.err(path, got("an object", op, arg));
+                    self.got(path, t!("\"{}\" needs an object, got {}"), op, arg);
                     Op::ElemMatch(ElemMatch::Throw)
                 }
                 _ if is_operator_object(arg) => {
@@ -687,7 +731,7 @@ impl<'h> Parser<'h> {
                 }
                 Json::Obj(_) => Op::ElemMatch(ElemMatch::Cond(Box::new(self.cond(arg, &sub)))),
                 _ => {
-                    self.err(path, got("an object", op, arg));
+                    self.got(path, t!("\"{}\" needs an object, got {}"), op, arg);
                     Op::ElemMatch(ElemMatch::Cond(Box::new(self.cond_quiet(arg))))
                 }
             },
@@ -703,7 +747,7 @@ impl<'h> Parser<'h> {
                     )
                 }
                 _ => {
-                    self.err(path, got("an array", op, arg));
+                    self.got(path, t!("\"{}\" needs an array, got {}"), op, arg);
                     Op::Const(false)
                 }
             },
@@ -712,14 +756,11 @@ impl<'h> Parser<'h> {
                     let ci = op == "$regexi";
                     self.regexes.push((path.to_string(), pattern.clone(), ci));
                     if js::may_backtrack(pattern) {
-                        let mut m = String::from("regular expression \"");
-                        m.push_str(pattern);
-                        m.push_str(
-                            "\" repeats a group that itself repeats or alternates, which can \
-                             backtrack for seconds in the browser; it never matches (rewrite it \
-                             without the nested repetition)",
+                        self.err(
+                            path,
+                            t!("regular expression \"{}\" repeats a group that itself repeats or alternates, which can backtrack for seconds in the browser; it never matches (rewrite it without the nested repetition)"),
+                            &[pattern],
                         );
-                        self.err(path, m);
                         return Op::Const(false);
                     }
                     Op::Regex {
@@ -728,15 +769,15 @@ impl<'h> Parser<'h> {
                     }
                 }
                 _ => {
-                    self.err(path, got("a pattern string", op, arg));
+                    self.got(path, t!("\"{}\" needs a pattern string, got {}"), op, arg);
                     Op::Const(false)
                 }
             },
             "$type" => {
                 match arg {
                     Json::Str(t) if TYPES.contains(&t.as_str()) => {}
-                    Json::Str(t) => self.err(path, unknown("type", t, TYPES)),
-                    _ => self.err(path, got("a type name", op, arg)),
+                    Json::Str(t) => self.unknown(path, t!("unknown type \"{}\""), t, TYPES),
+                    _ => self.got(path, t!("\"{}\" needs a type name, got {}"), op, arg),
                 }
                 Op::Type(match arg {
                     Json::Str(t) => t.clone(),
@@ -745,7 +786,7 @@ impl<'h> Parser<'h> {
                 })
             }
             _ => {
-                self.err(path, unknown("operator", op, VALUE_OPS));
+                self.unknown(path, t!("unknown operator \"{}\""), op, VALUE_OPS);
                 Op::Const(false)
             }
         }

@@ -8,9 +8,10 @@
 //! lesson). The checks that need no DOM (attribute allow-list, URL schemes,
 //! lengths) are made here, at load, so `sillage check` reports them.
 
-use crate::support::diag::{index_path, key_path, type_error, unknown, Diagnostic};
+use crate::support::diag::{index_path, key_path, type_error, Diagnostic};
 use crate::support::json::Json;
 use crate::support::strsearch::CharSearch;
+use crate::t;
 
 /// One action, applied to the slot or to `selector` inside it.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,20 +110,20 @@ fn text(
     let at = key_path(path, key);
     match item.get(key) {
         Some(Json::Str(s)) if s.len() > MAX_TEXT && key != "html" => {
-            out.push(Diagnostic::new(at, "longer than 2000 bytes"));
+            out.push(Diagnostic::new(at, t!("longer than 2000 bytes")));
             None
         }
         Some(Json::Str(s)) if s.len() > MAX_HTML => {
-            out.push(Diagnostic::new(at, "longer than 16384 bytes"));
+            out.push(Diagnostic::new(at, t!("longer than 16384 bytes")));
             None
         }
         Some(Json::Str(s)) => Some(s.clone()),
         Some(other) => {
-            out.push(type_error(&at, "a string", other));
+            out.push(type_error(&at, t!("must be a string, not {}"), other));
             None
         }
         None if required => {
-            out.push(Diagnostic::new(at, "missing"));
+            out.push(Diagnostic::new(at, t!("missing")));
             None
         }
         None => None,
@@ -135,7 +136,7 @@ fn token(item: &Json, path: &str, key: &str, out: &mut Vec<Diagnostic>) -> Optio
     if s.is_empty() || s.has_char(|c: char| c.is_ascii_whitespace()) {
         out.push(Diagnostic::new(
             key_path(path, key),
-            "must be a non-empty name without spaces",
+            t!("must be a non-empty name without spaces"),
         ));
         return None;
     }
@@ -144,25 +145,35 @@ fn token(item: &Json, path: &str, key: &str, out: &mut Vec<Diagnostic>) -> Optio
 
 fn parse_one(item: &Json, at: &str, out: &mut Vec<Diagnostic>) -> Option<Action> {
     let Json::Obj(entries) = item else {
-        out.push(type_error(at, "an action object {type, ...}", item));
+        out.push(type_error(
+            at,
+            t!("must be an action object {type, ...}, not {}"),
+            item,
+        ));
         return None;
     };
     let names: Vec<&str> = ACTION_TYPES.iter().map(|(n, _)| *n).collect();
     let ty = match item.get("type") {
         Some(Json::Str(t)) => t.as_str(),
         Some(other) => {
-            out.push(type_error(&key_path(at, "type"), "an action name", other));
+            out.push(type_error(
+                &key_path(at, "type"),
+                t!("must be an action name, not {}"),
+                other,
+            ));
             return None;
         }
         None => {
-            out.push(Diagnostic::new(key_path(at, "type"), "missing"));
+            out.push(Diagnostic::new(key_path(at, "type"), t!("missing")));
             return None;
         }
     };
     let Some((_, own)) = ACTION_TYPES.iter().find(|(n, _)| *n == ty) else {
-        out.push(Diagnostic::new(
+        out.push(Diagnostic::unknown(
             key_path(at, "type"),
-            unknown("action", ty, &names),
+            t!("unknown action \"{}\""),
+            ty,
+            &names,
         ));
         return None;
     };
@@ -177,7 +188,7 @@ fn parse_one(item: &Json, at: &str, out: &mut Vec<Diagnostic>) -> Option<Action>
         Some(s) if s.trim().is_empty() => {
             out.push(Diagnostic::new(
                 key_path(at, "selector"),
-                "must not be empty",
+                t!("must not be empty"),
             ));
             None
         }
@@ -190,7 +201,7 @@ fn parse_one(item: &Json, at: &str, out: &mut Vec<Diagnostic>) -> Option<Action>
             _ => {
                 out.push(Diagnostic::new(
                     at,
-                    "replace needs exactly one of variant or html",
+                    t!("replace needs exactly one of variant or html"),
                 ));
                 return None;
             }
@@ -207,27 +218,34 @@ fn parse_one(item: &Json, at: &str, out: &mut Vec<Diagnostic>) -> Option<Action>
                     value,
                 },
                 Err(crate::support::html::Refusal::Name) => {
-                    let mut m = String::from("attribute \"");
-                    m.push_str(&name);
-                    m.push_str("\" is not allowed (allowed:");
+                    // The allowed names, each once, separated by spaces.
+                    let mut allowed = String::new();
                     let mut seen: Vec<&str> = Vec::new();
                     for n in crate::support::html::attribute_names() {
                         if !seen.contains(&n) {
+                            if !seen.is_empty() {
+                                allowed.push(' ');
+                            }
                             seen.push(n);
-                            m.push(' ');
-                            m.push_str(n);
+                            allowed.push_str(n);
                         }
                     }
-                    m.push(')');
-                    out.push(Diagnostic::new(key_path(at, "name"), m));
+                    out.push(
+                        Diagnostic::new(
+                            key_path(at, "name"),
+                            t!("attribute \"{}\" is not allowed (allowed: {})"),
+                        )
+                        .arg(&name)
+                        .arg(&allowed),
+                    );
                     return None;
                 }
                 Err(_) => {
                     let why = match name.as_str() {
-                        "target" => "must be _blank or _self",
-                        "rel" => "must not contain opener",
-                        "srcset" => "every URL must be http(s), relative or a data: image",
-                        _ => "must be an http(s) or relative URL",
+                        "target" => t!("must be _blank or _self"),
+                        "rel" => t!("must not contain opener"),
+                        "srcset" => t!("every URL must be http(s), relative or a data: image"),
+                        _ => t!("must be an http(s) or relative URL"),
                     };
                     out.push(Diagnostic::new(key_path(at, "value"), why));
                     return None;
@@ -247,16 +265,25 @@ fn parse_one(item: &Json, at: &str, out: &mut Vec<Diagnostic>) -> Option<Action>
                     Some(1) => Strategy::UpSell,
                     Some(_) => Strategy::Interests,
                     None => {
-                        out.push(Diagnostic::new(spath, unknown("strategy", s, STRATEGIES)));
+                        out.push(Diagnostic::unknown(
+                            spath,
+                            t!("unknown strategy \"{}\""),
+                            s,
+                            STRATEGIES,
+                        ));
                         return None;
                     }
                 },
                 Some(other) => {
-                    out.push(type_error(&spath, "crossSell, upSell or interests", other));
+                    out.push(type_error(
+                        &spath,
+                        t!("must be crossSell, upSell or interests, not {}"),
+                        other,
+                    ));
                     return None;
                 }
                 None => {
-                    out.push(Diagnostic::new(spath, "missing"));
+                    out.push(Diagnostic::new(spath, t!("missing")));
                     return None;
                 }
             };
@@ -269,7 +296,7 @@ fn parse_one(item: &Json, at: &str, out: &mut Vec<Diagnostic>) -> Option<Action>
                 Some(other) => {
                     out.push(type_error(
                         &key_path(at, "limit"),
-                        "a whole number from 1 to 20",
+                        t!("must be a whole number from 1 to 20, not {}"),
                         other,
                     ));
                     return None;
@@ -285,11 +312,15 @@ fn parse_one(item: &Json, at: &str, out: &mut Vec<Diagnostic>) -> Option<Action>
 /// action is bad, so a half-applied list never reaches the page.
 pub(crate) fn parse(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<Vec<Action>> {
     let Json::Arr(items) = v else {
-        out.push(type_error(path, "an array of actions", v));
+        out.push(type_error(
+            path,
+            t!("must be an array of actions, not {}"),
+            v,
+        ));
         return None;
     };
     if items.is_empty() || items.len() > MAX_ACTIONS {
-        out.push(Diagnostic::new(path, "must list from 1 to 20 actions"));
+        out.push(Diagnostic::new(path, t!("must list from 1 to 20 actions")));
         return None;
     }
     let before = out.len();

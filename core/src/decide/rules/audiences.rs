@@ -12,6 +12,7 @@
 use crate::decide::condition::{Condition, JsHost};
 use crate::support::diag::{index_path, key_path, type_error, Diagnostic};
 use crate::support::json::Json;
+use crate::t;
 
 /// The attribute that holds the matched audience names.
 pub const ATTRIBUTE: &str = "audiences";
@@ -85,9 +86,11 @@ pub(crate) fn check_references(
     let names: Vec<&str> = declared.iter().map(String::as_str).collect();
     for (at, name) in refs {
         if !names.contains(&name) {
-            out.push(Diagnostic::new(
+            out.push(Diagnostic::unknown(
                 at,
-                crate::support::diag::unknown("audience", name, &names),
+                t!("unknown audience \"{}\""),
+                name,
+                &names,
             ));
         }
     }
@@ -99,7 +102,7 @@ impl Audiences {
         let Json::Obj(entries) = v else {
             out.push(type_error(
                 ATTRIBUTE,
-                "an object of audience name to condition",
+                t!("must be an object of audience name to condition, not {}"),
                 v,
             ));
             return Audiences::default();
@@ -115,7 +118,7 @@ impl Audiences {
                 if i == MAX_AUDIENCES {
                     out.push(Diagnostic::new(
                         at,
-                        "more than 200 audiences: the rest are ignored",
+                        t!("more than 200 audiences: the rest are ignored"),
                     ));
                 }
                 parsed.push(None);
@@ -125,7 +128,7 @@ impl Audiences {
             if name.trim().is_empty() {
                 out.push(Diagnostic::new(
                     at.clone(),
-                    "audience name must not be empty",
+                    t!("audience name must not be empty"),
                 ));
             }
             let (c, diags) = Condition::parse_checked(cond, &at, host);
@@ -166,14 +169,21 @@ impl Audiences {
                         }
                         ON_STACK => {
                             let start = stack.iter().position(|(x, _)| *x == dep).unwrap_or(0);
-                            let mut m = String::from("audience cycle ");
+                            // The names on the cycle, `a -> b -> a`.
+                            let mut cycle = String::new();
                             for (x, _) in stack.get(start..).unwrap_or(&[]) {
                                 in_cycle[*x] = true;
-                                m.push_str(&entries[*x].0);
-                                m.push_str(" -> ");
+                                cycle.push_str(&entries[*x].0);
+                                cycle.push_str(" -> ");
                             }
-                            m.push_str(&entries[dep].0);
-                            out.push(Diagnostic::new(key_path(ATTRIBUTE, &entries[dep].0), m));
+                            cycle.push_str(&entries[dep].0);
+                            out.push(
+                                Diagnostic::new(
+                                    key_path(ATTRIBUTE, &entries[dep].0),
+                                    t!("audience cycle {}"),
+                                )
+                                .arg(&cycle),
+                            );
                         }
                         _ => {}
                     }

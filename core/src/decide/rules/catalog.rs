@@ -6,6 +6,7 @@
 
 use crate::support::diag::{check_keys, index_path, key_path, type_error, Diagnostic};
 use crate::support::json::Json;
+use crate::t;
 
 /// Keys of a catalog item.
 pub const CATALOG_ITEM_KEYS: &[&str] = &[
@@ -58,11 +59,18 @@ fn string(
             Some(s.trim().to_string())
         }
         Json::Str(_) if url => {
-            out.push(Diagnostic::new(path, "must be an http(s) or relative URL"));
+            out.push(Diagnostic::new(
+                path,
+                t!("must be an http(s) or relative URL"),
+            ));
             None
         }
         other => {
-            out.push(type_error(&path, "a non-empty string", other));
+            out.push(type_error(
+                &path,
+                t!("must be a non-empty string, not {}"),
+                other,
+            ));
             None
         }
     }
@@ -84,7 +92,7 @@ fn strings(item: &Json, at: &str, key: &str, out: &mut Vec<Diagnostic>) -> Vec<S
         Some(other) => {
             out.push(type_error(
                 &key_path(at, key),
-                "an array of non-empty strings",
+                t!("must be an array of non-empty strings, not {}"),
                 other,
             ));
             Vec::new()
@@ -96,7 +104,11 @@ fn strings(item: &Json, at: &str, key: &str, out: &mut Vec<Diagnostic>) -> Vec<S
 /// that names no item is reported and ignored.
 pub fn parse(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<CatalogItem> {
     let Json::Arr(entries) = v else {
-        out.push(type_error("catalog", "an array of items", v));
+        out.push(type_error(
+            "catalog",
+            t!("must be an array of items, not {}"),
+            v,
+        ));
         return Vec::new();
     };
     let mut items: Vec<CatalogItem> = Vec::new();
@@ -106,28 +118,32 @@ pub fn parse(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<CatalogItem> {
         if i >= MAX_ITEMS {
             out.push(Diagnostic::new(
                 at,
-                "more than 500 items: the rest are ignored",
+                t!("more than 500 items: the rest are ignored"),
             ));
             break;
         }
         let Json::Obj(o) = item else {
-            out.push(type_error(&at, "an object {id, title, url, ...}", item));
+            out.push(type_error(
+                &at,
+                t!("must be an object {id, title, url, ...}, not {}"),
+                item,
+            ));
             continue;
         };
         let before = out.len();
         check_keys(o, &at, CATALOG_ITEM_KEYS, out);
         for key in ["id", "title", "url"] {
             if item.get(key).is_none() {
-                out.push(Diagnostic::new(key_path(&at, key), "missing"));
+                out.push(Diagnostic::new(key_path(&at, key), t!("missing")));
             }
         }
         let id = string(item, &at, "id", false, out);
         if let Some(id) = &id {
             if items.iter().any(|x| x.id == *id) {
-                let mut m = String::from("duplicate catalog id \"");
-                m.push_str(id);
-                m.push('"');
-                out.push(Diagnostic::new(key_path(&at, "id"), m));
+                out.push(
+                    Diagnostic::new(key_path(&at, "id"), t!("duplicate catalog id \"{}\""))
+                        .arg(id.as_str()),
+                );
             }
         }
         let title = string(item, &at, "title", false, out);
@@ -139,7 +155,7 @@ pub fn parse(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<CatalogItem> {
             Some(other) => {
                 out.push(type_error(
                     &key_path(&at, "price"),
-                    "a number from 0",
+                    t!("must be a number from 0, not {}"),
                     other,
                 ));
                 None
@@ -151,7 +167,7 @@ pub fn parse(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<CatalogItem> {
             Some(other) => {
                 out.push(type_error(
                     &key_path(&at, "tier"),
-                    "a whole number from 0 to 1000",
+                    t!("must be a whole number from 0 to 1000, not {}"),
                     other,
                 ));
                 None
@@ -186,9 +202,11 @@ pub fn parse(v: &Json, out: &mut Vec<Diagnostic>) -> Vec<CatalogItem> {
         item.complements.retain(|c| {
             let ok = names.contains(&c.as_str());
             if !ok {
-                out.push(Diagnostic::new(
+                out.push(Diagnostic::unknown(
                     index_path(&at, j),
-                    crate::support::diag::unknown("catalog item", c, &names),
+                    t!("unknown catalog item \"{}\""),
+                    c,
+                    &names,
                 ));
             }
             j += 1;

@@ -5,10 +5,11 @@ use super::experiment::{Assignment, Assignments};
 use super::{Action, Content, Rule, RuleSet};
 use crate::decide::attributes::STAGES;
 use crate::decide::condition::JsHost;
-use crate::support::diag::{unknown, Diagnostic};
+use crate::support::diag::Diagnostic;
 use crate::support::json::Json;
 use crate::support::strsearch::CharSearch;
 use crate::support::time::Millis;
+use crate::t;
 
 /// The previews of `?sillage_debug`, `?sillage_force` and `?sillage_stage`
 /// (honoured only when the config allows `debug`).
@@ -42,7 +43,7 @@ impl Preview {
             if !allowed {
                 out.push(Diagnostic::new(
                     path,
-                    "previews are off (set \"debug\": true in the config)",
+                    t!("previews are off (set \"debug\": true in the config)"),
                 ));
                 continue;
             }
@@ -55,17 +56,25 @@ impl Preview {
                                 p.force.push((s.to_string(), var.to_string()))
                             }
                             _ => {
-                                let mut m = String::from("expected slot/variant, got \"");
-                                m.push_str(item);
-                                m.push('"');
-                                out.push(Diagnostic::new(path.clone(), m));
+                                out.push(
+                                    Diagnostic::new(
+                                        path.clone(),
+                                        t!("expected slot/variant, got \"{}\""),
+                                    )
+                                    .arg(item),
+                                );
                             }
                         }
                     }
                 }
                 _ => match STAGES.iter().find(|s| **s == v) {
                     Some(s) => p.stage = Some(s.to_string()),
-                    None => out.push(Diagnostic::new(path, unknown("stage", &v, &STAGES))),
+                    None => out.push(Diagnostic::unknown(
+                        path,
+                        t!("unknown stage \"{}\""),
+                        &v,
+                        &STAGES,
+                    )),
                 },
             }
         }

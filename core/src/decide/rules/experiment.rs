@@ -27,6 +27,7 @@ use crate::support::diag::{
 };
 use crate::support::json::Json;
 use crate::support::time::Millis;
+use crate::t;
 
 /// Share of visitors held out by default (they see the default content).
 pub const DEFAULT_HOLDOUT: f64 = 0.05;
@@ -234,7 +235,11 @@ fn fraction(obj: &Json, path: &str, key: &str, default: f64, out: &mut Vec<Diagn
         None => default,
         Some(Json::Num(n)) if (0.0..=1.0).contains(n) => *n,
         Some(v) => {
-            out.push(type_error(&key_path(path, key), "a number from 0 to 1", v));
+            out.push(type_error(
+                &key_path(path, key),
+                t!("must be a number from 0 to 1, not {}"),
+                v,
+            ));
             default
         }
     }
@@ -244,7 +249,7 @@ fn fraction(obj: &Json, path: &str, key: &str, default: f64, out: &mut Vec<Diagn
 /// skips the rule when there are any).
 pub(crate) fn parse(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<Experiment> {
     let Json::Obj(entries) = v else {
-        out.push(type_error(path, "an object", v));
+        out.push(type_error(path, t!("must be an object, not {}"), v));
         return None;
     };
     check_keys(entries, path, EXPERIMENT_KEYS, out);
@@ -267,7 +272,7 @@ pub(crate) fn parse(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<E
                         if i == 0 && content.is_some() {
                             out.push(Diagnostic::new(
                                 at.clone(),
-                                "the control (variants[0]) always shows the default content",
+                                t!("the control (variants[0]) always shows the default content"),
                             ));
                         }
                         Variation { id, content }
@@ -275,7 +280,7 @@ pub(crate) fn parse(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<E
                     other => {
                         out.push(type_error(
                             &at,
-                            "a variation id or {id, variant | actions}",
+                            t!("must be a variation id or {id, variant | actions}, not {}"),
                             other,
                         ));
                         continue;
@@ -285,24 +290,28 @@ pub(crate) fn parse(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<E
                     if matches!(item, Json::Str(_)) {
                         out.push(Diagnostic::new(
                             at,
-                            "variation id must be a non-empty string",
+                            t!("variation id must be a non-empty string"),
                         ));
                     }
                 } else if variations.iter().any(|x| x.id == var.id) {
-                    let mut m = String::from("duplicate variation id \"");
-                    m.push_str(&var.id);
-                    m.push('"');
-                    out.push(Diagnostic::new(at, m));
+                    out.push(
+                        Diagnostic::new(at, t!("duplicate variation id \"{}\""))
+                            .arg(var.id.as_str()),
+                    );
                 }
                 variations.push(var);
             }
         }
         Some(Json::Arr(_)) => out.push(Diagnostic::new(
             vpath.clone(),
-            "must list from 2 to 10 variations (the control first)",
+            t!("must list from 2 to 10 variations (the control first)"),
         )),
-        Some(other) => out.push(type_error(&vpath, "an array of variations", other)),
-        None => out.push(Diagnostic::new(vpath.clone(), "missing")),
+        Some(other) => out.push(type_error(
+            &vpath,
+            t!("must be an array of variations, not {}"),
+            other,
+        )),
+        None => out.push(Diagnostic::new(vpath.clone(), t!("missing"))),
     }
     let n = variations.len();
     let weights = match v.get("weights") {
@@ -312,22 +321,22 @@ pub(crate) fn parse(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<E
             let nums: Vec<f64> = ws.iter().filter_map(Json::as_f64).collect();
             let sum: f64 = nums.iter().sum();
             if nums.len() != ws.len() || nums.iter().any(|w| !(0.0..=1.0).contains(w)) {
-                out.push(Diagnostic::new(wpath, "must be numbers from 0 to 1"));
+                out.push(Diagnostic::new(wpath, t!("must be numbers from 0 to 1")));
             } else if nums.len() != n {
-                let mut m = String::from("must have one weight per variation (");
-                crate::support::diag::push_usize(&mut m, n);
-                m.push_str("), not ");
-                crate::support::diag::push_usize(&mut m, nums.len());
-                out.push(Diagnostic::new(wpath, m));
+                out.push(
+                    Diagnostic::new(wpath, t!("must have one weight per variation ({}), not {}"))
+                        .num(n as u64)
+                        .num(nums.len() as u64),
+                );
             } else if !(0.99..=1.01).contains(&sum) {
-                out.push(Diagnostic::new(wpath, "must add up to 1"));
+                out.push(Diagnostic::new(wpath, t!("must add up to 1")));
             }
             nums
         }
         Some(other) => {
             out.push(type_error(
                 &key_path(path, "weights"),
-                "an array of numbers",
+                t!("must be an array of numbers, not {}"),
                 other,
             ));
             Vec::new()
@@ -341,7 +350,7 @@ pub(crate) fn parse(v: &Json, path: &str, out: &mut Vec<Diagnostic>) -> Option<E
         Some(other) => {
             out.push(type_error(
                 &key_path(path, "bucketVersion"),
-                "a whole number from 0",
+                t!("must be a whole number from 0, not {}"),
                 other,
             ));
             0

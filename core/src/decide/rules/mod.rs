@@ -44,6 +44,7 @@ use crate::support::diag::{
 };
 use crate::support::json::Json;
 use crate::support::strsearch::CharSearch;
+use crate::t;
 
 /// Keys of a rule.
 pub const RULE_KEYS: &[&str] = &[
@@ -113,16 +114,16 @@ fn name_at(item: &Json, at: &str, key: &str, out: &mut Vec<Diagnostic>) -> Optio
         Some(Json::Str(_)) => {
             out.push(Diagnostic::new(
                 path,
-                "must be a non-empty name without / or spaces",
+                t!("must be a non-empty name without / or spaces"),
             ));
             None
         }
         Some(other) => {
-            out.push(type_error(&path, "a string", other));
+            out.push(type_error(&path, t!("must be a string, not {}"), other));
             None
         }
         None => {
-            out.push(Diagnostic::new(path, "missing"));
+            out.push(Diagnostic::new(path, t!("missing")));
             None
         }
     }
@@ -140,7 +141,7 @@ pub(crate) fn parse_content_into(
         (Some(_), Some(_)) => {
             out.push(Diagnostic::new(
                 at,
-                "has both variant and actions: keep one",
+                t!("has both variant and actions: keep one"),
             ));
             None
         }
@@ -148,7 +149,7 @@ pub(crate) fn parse_content_into(
         (None, Some(a)) => actions::parse(a, &key_path(at, "actions"), out).map(Content::Actions),
         (None, None) => {
             if required {
-                out.push(Diagnostic::new(at, "needs a variant or actions"));
+                out.push(Diagnostic::new(at, t!("needs a variant or actions")));
             }
             None
         }
@@ -172,7 +173,11 @@ impl RuleSet {
             return set;
         };
         let Json::Arr(items) = rules else {
-            out.push(type_error("rules", "an array of rules", rules));
+            out.push(type_error(
+                "rules",
+                t!("must be an array of rules, not {}"),
+                rules,
+            ));
             return set;
         };
         let empty = Json::obj();
@@ -181,12 +186,16 @@ impl RuleSet {
             if i >= MAX_RULES {
                 out.push(Diagnostic::new(
                     at,
-                    "more than 1000 rules: the rest are ignored",
+                    t!("more than 1000 rules: the rest are ignored"),
                 ));
                 break;
             }
             let Json::Obj(entries) = item else {
-                out.push(type_error(&at, "a rule object {id, slot, when, ...}", item));
+                out.push(type_error(
+                    &at,
+                    t!("must be a rule object {id, slot, when, ...}, not {}"),
+                    item,
+                ));
                 continue;
             };
             let before = out.len();
@@ -196,10 +205,10 @@ impl RuleSet {
                 .as_ref()
                 .filter(|id| set.rules.iter().any(|r| r.id == **id))
             {
-                let mut m = String::from("duplicate rule id \"");
-                m.push_str(id);
-                m.push('"');
-                out.push(Diagnostic::new(key_path(&at, "id"), m));
+                out.push(
+                    Diagnostic::new(key_path(&at, "id"), t!("duplicate rule id \"{}\""))
+                        .arg(id.as_str()),
+                );
             }
             let slot = name_at(item, &at, "slot", out);
             let when_json = item.get("when").unwrap_or(&empty);
@@ -212,7 +221,11 @@ impl RuleSet {
                 None => 0.0,
                 Some(Json::Num(n)) => *n,
                 Some(other) => {
-                    out.push(type_error(&key_path(&at, "priority"), "a number", other));
+                    out.push(type_error(
+                        &key_path(&at, "priority"),
+                        t!("must be a number, not {}"),
+                        other,
+                    ));
                     0.0
                 }
             };
@@ -225,10 +238,13 @@ impl RuleSet {
                     .iter()
                     .any(|r| r.experiment.as_ref().is_some_and(|x| x.key == e.key));
                 if taken {
-                    let mut m = String::from("duplicate experiment key \"");
-                    m.push_str(&e.key);
-                    m.push('"');
-                    out.push(Diagnostic::new(key_path(&at, "experiment.key"), m));
+                    out.push(
+                        Diagnostic::new(
+                            key_path(&at, "experiment.key"),
+                            t!("duplicate experiment key \"{}\""),
+                        )
+                        .arg(e.key.as_str()),
+                    );
                 }
             }
             let (Some(id), Some(slot), Some(content)) = (id, slot, content) else {
