@@ -871,12 +871,16 @@ async fn an_explicit_interest_shows_in_the_profile_and_bad_input_is_warned() {
     let warnings = Warnings::capture();
     web::interest("x".into(), 3.into()); // out of range: ignored with a warning
     web::interest(5.into(), JsValue::UNDEFINED);
-    let needle = "sillage: interest: needs a topic (string) and a weight (number from 0 to 1)";
+    // Without the catalogue (no `messagesUrl`), the path and the code.
+    let needle = format!(
+        "sillage: interest: code {}",
+        code_of("needs a topic (string) and a weight (number from 0 to 1)")
+    );
     assert_eq!(
         warnings
             .messages()
             .iter()
-            .filter(|m| m.contains(needle))
+            .filter(|m| m.contains(&needle))
             .count(),
         2,
         "{:?}",

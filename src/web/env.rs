@@ -197,7 +197,7 @@ pub fn boot_facts(options: &JsValue) -> Boot {
             }
         }
     };
-    let visible = doc.as_ref().is_none_or(|d| visibility(d) == "visible");
+    let visible = doc.as_ref().is_none_or(|d| visibility_is(d, "visible"));
     let locks = w
         .as_ref()
         .map(|w| field(&field(w.navigator().as_ref(), "locks"), "request"))
@@ -362,7 +362,7 @@ fn on_event(e: JsValue) {
     let kind = field(&e, "type").as_string().unwrap_or_default();
     let input = match kind.as_str() {
         "visibilitychange" => {
-            Input::Visibility(document().is_some_and(|d| visibility(&d) == "hidden"))
+            Input::Visibility(document().is_some_and(|d| visibility_is(&d, "hidden")))
         }
         "pagehide" => Input::PageHide,
         "pageshow" if field(&e, "persisted").is_truthy() => Input::Restored(page_now(true)),
@@ -592,10 +592,9 @@ pub fn stop_watching() {
     }
 }
 
-/// `document.visibilityState`, read as the string it is: web-sys's enum
-/// conversion carries a panic path and its message into the wasm.
-fn visibility(d: &web_sys::Document) -> String {
-    field(d.as_ref(), "visibilityState")
-        .as_string()
-        .unwrap_or_default()
+/// Whether `document.visibilityState` is `state`, read as the string it is:
+/// web-sys's enum conversion carries a panic path and its message into the
+/// wasm.
+fn visibility_is(d: &web_sys::Document, state: &str) -> bool {
+    field(d.as_ref(), "visibilityState") == state
 }

@@ -163,7 +163,7 @@ impl Known {
                     } else {
                         t!("unknown attribute \"{}\": \"{}\" is a single value with nothing below it")
                     };
-                    return Some(Diagnostic::new("", tpl).arg(&path).arg(&parent));
+                    return Some(Diagnostic::new("", tpl).arg(path).arg(&parent));
                 }
                 Shape::Object => {
                     let here = key_path(&parent, seg);

@@ -62,7 +62,7 @@ impl Arg {
                         p.push('.');
                         p.push_str(&at);
                     }
-                    notes.push(Diagnostic::new(p, t!("{} is not JSON data; left out")).arg(&*what));
+                    notes.push(Diagnostic::new(p, t!("{} is not JSON data; left out")).arg(&what));
                 }
                 Ok(v)
             }
@@ -81,7 +81,7 @@ impl Arg {
             Arg::Invalid(why) => Err(if why.is_empty() {
                 Diagnostic::new(path, t!("is not JSON-compatible"))
             } else {
-                Diagnostic::new(path, t!("is not JSON-compatible: {}")).arg(&*why)
+                Diagnostic::new(path, t!("is not JSON-compatible: {}")).arg(&why)
             }),
         }
     }

@@ -95,11 +95,9 @@ impl Diagnostic {
     /// `unknown <what> "<name>"` (the template has one `{}` for `name`),
     /// with a suggestion when one of `known` is close.
     pub fn unknown(path: impl Into<String>, tpl: Tpl, name: &str, known: &[&str]) -> Diagnostic {
-        let d = Diagnostic::new(path, tpl).arg(name);
-        match did_you_mean(name, known) {
-            Some(s) => d.hint(s),
-            None => d,
-        }
+        let mut d = Diagnostic::new(path, tpl).arg(name);
+        d.args.extend(did_you_mean(name, known).map(String::from));
+        d
     }
 
     /// `unknown key "x"`, with a suggestion when one of `known` is close.
@@ -233,7 +231,7 @@ pub fn push_code(s: &mut String, code: u32) {
 pub fn templates_in(source: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = source;
-    while let Some(i) = rest.find("t!(\"") {
+    while let Some(i) = crate::support::strsearch::find(rest, "t!(\"") {
         let preceded = source.len() - rest.len() + i;
         let ident_before = source[..preceded]
             .chars()
@@ -269,7 +267,7 @@ pub fn templates_in(source: &str) -> Vec<String> {
 /// to its sentence, for the given templates (sorted by code, each once).
 pub fn catalogue_json(templates: &[String]) -> String {
     let mut all: Vec<(u32, &str)> = templates.iter().map(|t| (code(t), t.as_str())).collect();
-    all.sort();
+    all.sort_unstable();
     all.dedup();
     let mut s = String::from("{");
     for (i, (c, t)) in all.iter().enumerate() {
@@ -521,6 +519,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_macros)] // test code
     fn codes_carry_a_diagnostic_without_its_sentence() {
         let d = Diagnostic::unknown(
             "rules[0].when.stage",

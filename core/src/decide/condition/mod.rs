@@ -443,7 +443,7 @@ impl<'h> Parser<'h> {
     fn err(&mut self, path: &str, tpl: Tpl, args: &[&str]) {
         let mut d = Diagnostic::new(path, tpl);
         for a in args {
-            d = d.arg(*a);
+            d = d.arg(a);
         }
         self.diags.push(d);
     }
