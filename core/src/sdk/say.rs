@@ -2,7 +2,8 @@
 //! diagnostic's code and arguments, not its sentence (see
 //! [`crate::support::diag`]); the sentences are in the catalogue
 //! (`sillage_messages.json`), which the SDK loads only when the config says
-//! `"debug": true` or has errors. Until it arrives, diagnostics wait; if it
+//! `"debug": true` or has errors, or a preview link cannot be honoured.
+//! Until it arrives, diagnostics wait; if it
 //! cannot load (or the shell has no URL for it), they are printed as
 //! `path: code <hex> (arguments)`.
 
@@ -27,7 +28,8 @@ pub(super) enum Catalogue {
 }
 
 impl<H: JsHost> Sdk<H> {
-    /// Asks for the catalogue once (a config with errors, or `"debug": true`).
+    /// Asks for the catalogue once (a config with errors, `"debug": true`,
+    /// a refused preview).
     pub(super) fn want_messages(&mut self) {
         if matches!(self.messages, Catalogue::Idle) {
             self.messages = match self.messages_url.clone() {

@@ -2,10 +2,12 @@
 //!
 //! Every parser in the core returns what it could use plus a list of
 //! [`Diagnostic`]s, each naming the JSON path of the bad value, what was wrong,
-//! and, for a misspelt key or operator, the closest known name.
+//! and, for a misspelt key or operator, the closest known name. What was
+//! wrong is a template ([`t!`](crate::t!)) and its arguments: the shipped wasm holds the
+//! template's code only, and the sentences travel apart, in the catalogue.
 
 /// A message's wording: its code, and (with the `text` feature) its
-/// sentence, where each `{}` takes the next argument. Made by [`t!`]
+/// sentence, where each `{}` takes the next argument. Made by [`t!`](crate::t!)
 /// from a string literal: the code is computed at compile time from the
 /// sentence, so a build without `text` (the shipped wasm) holds the codes
 /// and none of the sentences.
@@ -19,7 +21,7 @@ pub struct Tpl {
 }
 
 /// The code of a sentence: 24 bits of its FNV-1a hash, printed as six hex
-/// digits. A `const fn`, so [`t!`] computes it at compile time; the
+/// digits. A `const fn`, so [`t!`](crate::t!) computes it at compile time; the
 /// catalogue (`sillage_messages.json`, [`catalogue_json`]) maps it back to
 /// the sentence.
 pub const fn code(text: &str) -> u32 {
@@ -34,9 +36,13 @@ pub const fn code(text: &str) -> u32 {
     (h ^ (h >> 24)) & 0x00ff_ffff
 }
 
-/// A message template from a string literal: `t!("must be {}, not {}")`.
+/// A message template from a string literal, such as `"must be {}, not {}"`.
 /// Without the `text` feature the literal is used at compile time only (to
-/// compute its code) and never reaches the binary.
+/// compute its code) and never reaches the binary. For this crate only (the
+/// `cfg` in its expansion is read in the caller's crate). Write the
+/// literal right after the parenthesis, with `\"` as its only escape:
+/// `cargo xtask build` finds the templates in the sources that way
+/// ([`templates_in`]), and a test checks every use.
 #[macro_export]
 macro_rules! t {
     ($text:literal) => {
@@ -226,7 +232,8 @@ pub fn push_code(s: &mut String, code: u32) {
 }
 
 /// Every template of `source` (Rust source text): the string literal of each
-/// `t!("...")`, unescaped (only `\"` and `\\` are allowed in templates).
+/// `t!` call whose argument is a string literal, unescaped (only `\"` and
+/// `\\` are allowed in templates).
 /// `sillage_messages.json` is built from the core's sources with it.
 pub fn templates_in(source: &str) -> Vec<String> {
     let mut out = Vec::new();
