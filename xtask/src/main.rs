@@ -399,12 +399,15 @@ fn templates() -> std::io::Result<Vec<String>> {
 /// template, its longest run of text between placeholders, if 16 bytes or
 /// more (a shorter one may occur in other text by chance). Must be none.
 fn sentences_in_wasm() -> Option<Vec<String>> {
-    let templates = templates().ok()?;
+    let mut templates = templates().ok()?;
+    templates.sort_unstable();
+    templates.dedup();
     let mut wasm = Vec::new();
     for f in SDK_FILES.iter().filter(|f| f.ends_with(".wasm")) {
         wasm.push(fs::read(Path::new(SDK_DIR).join(f)).ok()?);
     }
     let mut found = Vec::new();
+    let mut checked = 0;
     for t in &templates {
         let Some(run) = t
             .split("{}")
@@ -413,6 +416,7 @@ fn sentences_in_wasm() -> Option<Vec<String>> {
         else {
             continue;
         };
+        checked += 1;
         if wasm
             .iter()
             .any(|w| w.windows(run.len()).any(|x| x == run.as_bytes()))
@@ -421,7 +425,7 @@ fn sentences_in_wasm() -> Option<Vec<String>> {
         }
     }
     say(&format!(
-        "diagnostics' sentences: {} templates, {} found in the wasm files{}",
+        "diagnostics' sentences: {} sentences ({checked} long enough to search for), {} found in the wasm files{}",
         templates.len(),
         found.len(),
         if found.is_empty() {
