@@ -342,16 +342,17 @@ fn build_sdk() -> bool {
         && minify("pkg/sillage.js", "sillage_glue.js", true)
         && minify("pkg/sillage_p13n.js", "sillage_p13n.js", true)
         && minify("pkg/sillage_full.js", "sillage_full.js", true)
-        && precompress(sdk, &SDK_FILES)
-        && copy_panel(sdk)
         && write_messages(sdk)
+        && precompress(sdk, &[&SDK_FILES[..], &[MESSAGES]].concat())
+        && copy_panel(sdk)
 }
 
 /// The catalogue of diagnostics' sentences, `sillage_messages.json`: every
 /// `t!("...")` template of the core's sources by its code. The shipped wasm
 /// holds only the codes; the SDK fetches this file beside itself when the
-/// config says `"debug": true` or has errors. Not counted in the size
-/// budget; written into `pkg/` too, for npm users.
+/// config says `"debug": true` or has errors, or a preview link cannot be
+/// honoured. Not counted in the size budget; compressed beside itself like
+/// the SDK's files; written into `pkg/` too, for npm users.
 fn write_messages(sdk: &Path) -> bool {
     let templates = match templates() {
         Ok(t) => t,
@@ -369,7 +370,7 @@ fn write_messages(sdk: &Path) -> bool {
         say(&format!("could not write {MESSAGES}: {e}"));
         return false;
     }
-    precompress(sdk, &[MESSAGES])
+    true
 }
 
 /// See [`write_messages`].

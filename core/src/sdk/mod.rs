@@ -440,7 +440,6 @@ pub struct Sdk<H: JsHost> {
     messages: say::Catalogue,
     /// [`Boot::messages`].
     messages_url: Option<String>,
-
     /// The events this tab recorded and has not seen acknowledged (their
     /// stored keys deleted, by this tab or the sending one), oldest first.
     own: VecDeque<String>,

@@ -69,7 +69,7 @@ impl<H: JsHost> Sdk<H> {
                 };
                 d.render_with(text(d.tpl.code), text(SUGGESTION.code))
             }
-            _ => self.short(d),
+            _ => Self::short(d),
         };
         line.push_str(after);
         self.warn(line);
@@ -77,7 +77,7 @@ impl<H: JsHost> Sdk<H> {
 
     /// A diagnostic without the catalogue: its own sentence where the build
     /// has them (native), else `path: code <hex> (arguments)`.
-    fn short(&mut self, d: &Diagnostic) -> String {
+    fn short(d: &Diagnostic) -> String {
         #[cfg(feature = "text")]
         if !d.tpl.text.is_empty() {
             return d.render();
